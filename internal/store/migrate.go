@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/remarket/remarket/migrations"
+)
+
+// MigrationState is one migration and whether it has been applied.
+type MigrationState struct {
+	Component string `json:"component"` // "river" or "remarket"
+	Version   int64  `json:"version"`
+	Name      string `json:"name"`
+	Applied   bool   `json:"applied"`
+}
+
+// Migrate applies River's migrations, then remarket's, and returns the ones it
+// applied. Running it again applies nothing. A session advisory lock keeps two
+// processes from migrating at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]MigrationState, error) {
+	var applied []MigrationState
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("migrate river: %w", err)
+	}
+	for _, v := range res.Versions {
+		applied = append(applied, MigrationState{"river", int64(v.Version), v.Name, true})
+	}
+	p, closeDB, err := gooseProvider(pool)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate remarket: %w", err)
+	}
+	for _, r := range results {
+		applied = append(applied, MigrationState{"remarket", r.Source.Version, baseName(r.Source.Path), true})
+	}
+	return applied, nil
+}
+
+// MigrationStatus lists every known migration, River's first.
+func MigrationStatus(ctx context.Context, pool *pgxpool.Pool) ([]MigrationState, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return nil, fmt.Errorf("river migrator: %w", err)
+	}
+	existing, err := m.ExistingVersions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("river migration status: %w", err)
+	}
+	have := map[int]bool{}
+	for _, e := range existing {
+		have[e.Version] = true
+	}
+	var out []MigrationState
+	for _, v := range m.AllVersions() {
+		out = append(out, MigrationState{"river", int64(v.Version), v.Name, have[v.Version]})
+	}
+	p, closeDB, err := gooseProvider(pool)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDB()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("remarket migration status: %w", err)
+	}
+	for _, s := range st {
+		out = append(out, MigrationState{"remarket", s.Source.Version, baseName(s.Source.Path), s.State == goose.StateApplied})
+	}
+	return out, nil
+}
+
+func gooseProvider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, nil, fmt.Errorf("migration lock: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return p, func() { db.Close() }, nil
+}
+
+func baseName(p string) string { return path.Base(p) }
