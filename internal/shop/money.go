@@ -87,3 +87,21 @@ func NormalizeEmail(email string) string {
 	}
 	return e
 }
+
+// FormatMinor writes minor units as a plain decimal with the currency code,
+// e.g. "12.50 GBP", for operators (emails use locale-aware formatting).
+func FormatMinor(minor int64, currency string) string {
+	d := MinorDigits(currency)
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	if d == 0 {
+		return fmt.Sprintf("%s%d %s", sign, minor, currency)
+	}
+	pow := int64(1)
+	for range d {
+		pow *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d %s", sign, minor/pow, d, minor%pow, currency)
+}

@@ -1,0 +1,5 @@
+package server
+
+import "encoding/base64"
+
+func base64Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -1,0 +1,134 @@
+// Package server wires a remarket process together: database pool, River
+// client and workers, the webhook accepter and the HTTP server. Tests start
+// it on 127.0.0.1:0.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/remarket/remarket/internal/httpapi"
+	"github.com/remarket/remarket/internal/ingest"
+	"github.com/remarket/remarket/internal/jobs"
+)
+
+// Roles a process can take; several processes on several hosts may share one
+// database in any mix.
+const (
+	RoleWeb    = "web"
+	RoleWorker = "worker"
+	RoleAll    = "all"
+)
+
+// Params configures New.
+type Params struct {
+	Pool    *pgxpool.Pool
+	Role    string // RoleAll when empty
+	Addr    string // HTTP listen address; web and all only
+	Logger  *slog.Logger
+	Workers int // River workers for the ingest queue; default 50
+}
+
+// Server is one running remarket process.
+type Server struct {
+	p        Params
+	river    *river.Client[pgx.Tx]
+	accepter *ingest.Accepter
+	http     *http.Server
+	ln       net.Listener
+	serveErr chan error
+}
+
+// New builds the process for its role; Start runs it.
+func New(p Params) (*Server, error) {
+	if p.Role == "" {
+		p.Role = RoleAll
+	}
+	if p.Role != RoleWeb && p.Role != RoleWorker && p.Role != RoleAll {
+		return nil, fmt.Errorf("role %q: must be web, worker or all", p.Role)
+	}
+	if p.Workers <= 0 {
+		p.Workers = 50
+	}
+	cfg := &river.Config{Logger: p.Logger}
+	if p.Role != RoleWeb {
+		cfg.Queues = map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 10},
+			ingest.QueueIngest: {MaxWorkers: p.Workers},
+		}
+		cfg.Workers = jobs.Workers(p.Pool, p.Logger)
+		cfg.PeriodicJobs = jobs.PeriodicJobs()
+	}
+	client, err := river.NewClient(riverpgxv5.New(p.Pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	s := &Server{p: p, river: client, serveErr: make(chan error, 1)}
+	if p.Role != RoleWorker {
+		s.accepter = ingest.NewAccepter(ingest.AccepterParams{Pool: p.Pool, River: client, Logger: p.Logger})
+		api := &httpapi.API{
+			Stores:   &httpapi.StoreCache{DB: p.Pool, TTL: 5 * time.Second},
+			Accepter: s.accepter,
+			Log:      p.Logger,
+		}
+		s.http = &http.Server{Handler: api.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	}
+	return s, nil
+}
+
+// Start listens (web) and starts the workers (worker); it returns once both
+// are running.
+func (s *Server) Start(ctx context.Context) error {
+	if s.http != nil {
+		ln, err := net.Listen("tcp", s.p.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.p.Addr, err)
+		}
+		s.ln = ln
+		go func() { s.serveErr <- s.http.Serve(ln) }()
+	}
+	if s.p.Role != RoleWeb {
+		if err := s.river.Start(ctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+	}
+	return nil
+}
+
+// Addr is the address the HTTP server listens on ("" for a worker).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// River is the process's River client, for inserting jobs.
+func (s *Server) River() *river.Client[pgx.Tx] { return s.river }
+
+// Done delivers the HTTP server's error if it stops on its own.
+func (s *Server) Done() <-chan error { return s.serveErr }
+
+// Shutdown stops taking requests, lets in-flight requests and their commits
+// finish, then lets running jobs finish, all within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+		s.accepter.Close()
+	}
+	if s.p.Role != RoleWeb {
+		errs = append(errs, s.river.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
