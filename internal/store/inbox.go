@@ -58,7 +58,7 @@ func InboxInsert(ctx context.Context, db DB, ds []Delivery) ([]int64, error) {
 	}
 	defer rows.Close()
 	type key struct {
-		store int64
+		store  int64
 		dedupe string
 	}
 	fresh := map[key]int64{}
