@@ -32,7 +32,7 @@ SELECT $1, ord, NULLIF(p, 0), t, q, u FROM unnest($2::bigint[], $3::text[], $4::
 // CheckoutUpsert saves a checkout with its customer and lines, unless a newer
 // state is stored.
 func CheckoutUpsert(ctx context.Context, db DB, storeID int64, c *shop.Checkout) error {
-	customerID, err := CustomerUpsert(ctx, db, storeID, c.Customer)
+	customerID, err := CustomerUpsert(ctx, db, storeID, datedCustomer(c.Customer, c.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("save checkout %s: %w", c.ExternalID, err)
 	}

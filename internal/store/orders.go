@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,7 +40,7 @@ WHERE store_id = $1 AND token = $2 AND status <> 'recovered'`
 // OrderUpsert saves an order, its customer, products and lines. It returns
 // the order's id, or 0 when the stored order is as new or newer.
 func OrderUpsert(ctx context.Context, db DB, storeID int64, o *shop.Order) (int64, error) {
-	customerID, err := CustomerUpsert(ctx, db, storeID, o.Customer)
+	customerID, err := CustomerUpsert(ctx, db, storeID, datedCustomer(o.Customer, o.UpdatedAt))
 	if err != nil {
 		return 0, fmt.Errorf("save order %s: %w", o.ExternalID, err)
 	}
@@ -133,4 +134,16 @@ func RefundApply(ctx context.Context, db DB, storeID int64, r *shop.Refund) erro
 	b.add(refundSumSQL, orderID)
 	b.add(refundStatusSQL, orderID)
 	return b.run(ctx, db, "refund "+r.ExternalID)
+}
+
+// datedCustomer gives a customer embedded in an order or checkout that
+// payload's time, so that a late retry of an old order does not overwrite
+// newer names or addresses.
+func datedCustomer(c *shop.Customer, at time.Time) *shop.Customer {
+	if c == nil || !c.UpdatedAt.IsZero() {
+		return c
+	}
+	cc := *c
+	cc.UpdatedAt = at
+	return &cc
 }
