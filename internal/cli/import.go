@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/remarket/remarket/internal/importer"
+)
+
+func (a *app) importCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "import", Short: "Backfill history from files"}
+	var storeRef, format string
+	var asJSON, quiet bool
+	orders := &cobra.Command{
+		Use:   "orders PATH...",
+		Short: "Import order history from CSV files or folders of them (idempotent)",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("give at least one file or folder to import")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "generic-csv" && format != "online-retail" {
+				return usagef("--format %q: must be generic-csv or online-retail", format)
+			}
+			st, err := a.findStore(cmd.Context(), storeRef)
+			if err != nil {
+				return err
+			}
+			loc, err := time.LoadLocation(st.Timezone)
+			if err != nil {
+				return fmt.Errorf("store time zone: %w", err)
+			}
+			p := importer.Params{StoreID: st.ID, Format: format, Paths: args, Location: loc, Currency: st.Currency}
+			if !quiet {
+				p.Progress = a.env.Stderr
+			}
+			sum, err := importer.Run(cmd.Context(), a.pool, p)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, sum)
+			}
+			printImportSummary(a, sum)
+			return nil
+		},
+	}
+	orders.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
+	orders.Flags().StringVar(&format, "format", "", "generic-csv or online-retail")
+	orders.Flags().BoolVar(&asJSON, "json", false, "print the summary as JSON")
+	orders.Flags().BoolVar(&quiet, "quiet", false, "no progress bar")
+	cmd.AddCommand(orders)
+	return cmd
+}
+
+func printImportSummary(a *app, s importer.Summary) {
+	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "rows read:\t%d\n", s.RowsRead)
+	fmt.Fprintf(tw, "new orders:\t%d\n", s.Orders)
+	fmt.Fprintf(tw, "new customers:\t%d\n", s.Customers)
+	fmt.Fprintf(tw, "new products:\t%d\n", s.Products)
+	fmt.Fprintf(tw, "rows skipped:\t%d\n", s.RowsSkipped)
+	fmt.Fprintf(tw, "rows rejected:\t%d\n", s.RowsRejected)
+	fmt.Fprintf(tw, "took:\t%s\n", s.Duration.Round(time.Millisecond))
+	tw.Flush()
+	for i, r := range s.Rejected {
+		if i == 20 {
+			fmt.Fprintf(a.env.Stdout, "  … %d more (see --json)\n", s.RowsRejected-20)
+			break
+		}
+		fmt.Fprintf(a.env.Stdout, "  rejected %s:%d: %s\n", r.File, r.Line, r.Reason)
+	}
+}

@@ -1,0 +1,174 @@
+// Package cli is the remarket command line: one cobra command per file, each
+// with its options, writing to injected streams so tests can run it in-process.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/store"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the command failed
+	ExitUsage = 2 // a bad flag, argument or setting
+)
+
+// UsageError is a mistake in how remarket was called; it exits 2.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+func usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// Env is what a command sees of its process.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// app is shared by every command: settings and a lazily opened database.
+type app struct {
+	env  Env
+	cfg  config.Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// Execute runs the command line args and returns the exit code.
+func Execute(ctx context.Context, args []string, env Env) int {
+	a := &app{env: env, cfg: config.FromEnv(env.Getenv)}
+	a.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(env.Stderr, "remarket: "+err.Error())
+	var ue UsageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "remarket",
+		Short:         "Email remarketing for online stores",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.applyFlags(cmd.Flags())
+			if err := a.cfg.Validate(); err != nil {
+				return UsageError{err}
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.String("database-url", "", "PostgreSQL URL (env REMARKET_DATABASE_URL, default "+config.DefaultDatabaseURL+")")
+	f.String("http-addr", "", "HTTP listen address (env REMARKET_HTTP_ADDR, default "+config.DefaultHTTPAddr+")")
+	f.String("public-url", "", "public base URL for links (env REMARKET_PUBLIC_URL)")
+	f.String("secret", "", "signing secret (env REMARKET_SECRET)")
+	f.String("smtp-url", "", "SMTP server URL (env REMARKET_SMTP_URL)")
+	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
+	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
+		a.importCmd(), a.demoCmd())
+	return root
+}
+
+// applyFlags lets flags that were given override the environment.
+func (a *app) applyFlags(f *pflag.FlagSet) {
+	set := func(name string, dst *string) {
+		if fl := f.Lookup(name); fl != nil && fl.Changed {
+			*dst = fl.Value.String()
+		}
+	}
+	set("database-url", &a.cfg.DatabaseURL)
+	set("http-addr", &a.cfg.HTTPAddr)
+	set("public-url", &a.cfg.PublicURL)
+	set("secret", &a.cfg.Secret)
+	set("smtp-url", &a.cfg.SMTPURL)
+	set("admin-token", &a.cfg.AdminToken)
+}
+
+// db opens the pool once per command.
+func (a *app) db(ctx context.Context) (*pgxpool.Pool, error) {
+	if a.pool != nil {
+		return a.pool, nil
+	}
+	pool, err := store.Open(ctx, a.cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a.pool = pool
+	return pool, nil
+}
+
+// findStore resolves --store (id, name or domain).
+func (a *app) findStore(ctx context.Context, ref string) (store.Store, error) {
+	if ref == "" {
+		return store.Store{}, usagef("--store is required (a store's id, name or domain)")
+	}
+	pool, err := a.db(ctx)
+	if err != nil {
+		return store.Store{}, err
+	}
+	st, err := store.StoreFind(ctx, pool, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Store{}, fmt.Errorf("no store %q (see remarket store list)", ref)
+	}
+	return st, err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("expected %s, got %d argument(s)", what, len(args))
+		}
+		return nil
+	}
+}
+
+// Main runs remarket with the process's own streams.
+func Main(ctx context.Context) int {
+	return Execute(ctx, os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+}
+
+// quietLogger logs only warnings and errors, for commands whose own output
+// tells the story.
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

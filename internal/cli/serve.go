@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/remarket/remarket/internal/server"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var role string
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the webhook server and the background workers",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if role != server.RoleWeb && role != server.RoleWorker && role != server.RoleAll {
+				return usagef("--role %q: must be web, worker or all", role)
+			}
+			if a.cfg.Secret == "" {
+				return usagef("REMARKET_SECRET is not set: serve needs a signing key of at least 16 characters (or --secret)")
+			}
+			return a.serve(cmd.Context(), role, workers)
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", server.RoleAll, "web (HTTP only), worker (jobs only) or all")
+	cmd.Flags().IntVar(&workers, "workers", 50, "concurrent ingest jobs in this process")
+	return cmd
+}
+
+// serve runs until ctx ends (SIGINT, SIGTERM), then shuts down gracefully:
+// in-flight requests and running jobs get up to 30 s to finish.
+func (a *app) serve(ctx context.Context, role string, workers int) error {
+	pool, err := a.db(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	a.log.Info("remarket serving", "role", role, "addr", srv.Addr())
+	select {
+	case <-ctx.Done():
+	case err := <-srv.Done():
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
