@@ -51,6 +51,9 @@ func ParseMinor(amount, currency string) (int64, error) {
 		v = v*10 + int64(c-'0')
 	}
 	for i := 0; i < digits; i++ {
+		if v > (1<<62)/10 {
+			return 0, fmt.Errorf("parse amount %q: too large", amount)
+		}
 		v *= 10
 		if i < len(frac) {
 			c := frac[i]

@@ -21,6 +21,7 @@ func TestParseMinor(t *testing.T) {
 		{"1e3", "USD", 0, true},
 		{"12,50", "EUR", 0, true},
 		{"99999999999999999999", "USD", 0, true},
+		{"4611686018427387903.5", "USD", 0, true},
 	}
 	for _, c := range cases {
 		got, err := ParseMinor(c.in, c.cur)
@@ -49,6 +50,9 @@ func FuzzParseMinor(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = ParseMinor(s, "USD")
+		v, err := ParseMinor(s, "USD")
+		if err == nil && len(s) > 0 && s[0] != '-' && v < 0 {
+			t.Fatalf("ParseMinor(%q) = %d: a positive amount came out negative", s, v)
+		}
 	})
 }
