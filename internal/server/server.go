@@ -60,7 +60,10 @@ func New(p Params) (*Server, error) {
 	if p.Workers <= 0 {
 		p.Workers = 50
 	}
-	cfg := &river.Config{Logger: p.Logger}
+	// River fetches at most MaxWorkers jobs per FetchCooldown (100 ms by
+	// default), which caps a busy queue at 500 jobs/s; deliveries are small
+	// jobs, so fetch far more often.
+	cfg := &river.Config{Logger: p.Logger, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 200 * time.Millisecond}
 	if p.Role != RoleWeb {
 		cfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 10},

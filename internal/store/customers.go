@@ -19,25 +19,35 @@ ON CONFLICT DO NOTHING RETURNING id`
 
 // customerUpdateSQL fills what the delivery states. Names and email follow
 // the newest source update; consent follows the newest consent time, so a
-// retried old delivery never undoes a later opt-out.
-const customerUpdateSQL = `UPDATE customers c SET
-    external_id = COALESCE(c.external_id, NULLIF($2, '')),
-    email = CASE WHEN $3 <> '' AND (c.email IS NULL OR fresh)
-        AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.store_id = c.store_id AND o.email = $3 AND o.id <> c.id)
-        THEN $3 ELSE c.email END,
-    first_name = CASE WHEN $4 <> '' AND fresh THEN $4 ELSE c.first_name END,
-    last_name = CASE WHEN $5 <> '' AND fresh THEN $5 ELSE c.last_name END,
-    country = CASE WHEN $6 <> '' AND fresh THEN $6 ELSE c.country END,
-    consent = CASE WHEN consent_fresh THEN $7 ELSE c.consent END,
-    consent_source = CASE WHEN consent_fresh THEN $8 ELSE c.consent_source END,
-    consent_at = CASE WHEN consent_fresh THEN COALESCE($9, c.consent_at) ELSE c.consent_at END,
-    source_updated_at = GREATEST(c.source_updated_at, $10),
-    updated_at = now()
-FROM (SELECT id,
-        (source_updated_at IS NULL OR $10::timestamptz IS NULL OR source_updated_at <= $10) AS fresh,
+// retried old delivery never undoes a later opt-out. A row is written (and
+// locked) only when something changes: customers appear in many concurrent
+// deliveries, and needless row locks would serialise them or deadlock.
+const customerUpdateSQL = `WITH cur AS (
+    SELECT c.*, (source_updated_at IS NULL OR $10::timestamptz IS NULL OR source_updated_at <= $10) AS fresh,
         ($7 <> '' AND (consent_at IS NULL OR $9::timestamptz IS NULL OR consent_at <= $9)) AS consent_fresh
-      FROM customers WHERE id = $1) f
-WHERE c.id = f.id AND c.redacted_at IS NULL`
+    FROM customers c WHERE id = $1 AND redacted_at IS NULL
+), next AS (
+    SELECT id,
+        COALESCE(external_id, NULLIF($2, '')) AS external_id,
+        CASE WHEN $3 <> '' AND (email IS NULL OR fresh)
+            AND NOT EXISTS (SELECT 1 FROM customers o WHERE o.store_id = cur.store_id AND o.email = $3 AND o.id <> cur.id)
+            THEN $3 ELSE email END AS email,
+        CASE WHEN $4 <> '' AND fresh THEN $4 ELSE first_name END AS first_name,
+        CASE WHEN $5 <> '' AND fresh THEN $5 ELSE last_name END AS last_name,
+        CASE WHEN $6 <> '' AND fresh THEN $6 ELSE country END AS country,
+        CASE WHEN consent_fresh THEN $7 ELSE consent END AS consent,
+        CASE WHEN consent_fresh THEN $8 ELSE consent_source END AS consent_source,
+        CASE WHEN consent_fresh THEN COALESCE($9, consent_at) ELSE consent_at END AS consent_at,
+        GREATEST(source_updated_at, $10) AS source_updated_at
+    FROM cur
+)
+UPDATE customers c SET external_id = n.external_id, email = n.email, first_name = n.first_name,
+    last_name = n.last_name, country = n.country, consent = n.consent, consent_source = n.consent_source,
+    consent_at = n.consent_at, source_updated_at = n.source_updated_at, updated_at = now()
+FROM next n
+WHERE c.id = n.id AND (c.external_id, c.email, c.first_name, c.last_name, c.country, c.consent, c.consent_source,
+    c.consent_at, c.source_updated_at) IS DISTINCT FROM (n.external_id, n.email, n.first_name, n.last_name,
+    n.country, n.consent, n.consent_source, n.consent_at, n.source_updated_at)`
 
 // CustomerUpsert finds the customer by store-side id or email, creating or
 // updating them, and returns their id. A customer with neither gives 0.
