@@ -128,6 +128,12 @@ func (p Params) validate() error {
 
 // runTx does the whole import inside tx: stage every row with COPY, then merge.
 func runTx(ctx context.Context, tx pgx.Tx, p Params, files []inputFile, sum *Summary) error {
+	dbgStart := time.Now()
+	if os.Getenv("DBG_EXPLAIN") != "" {
+		if _, err := tx.Exec(ctx, "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration='300ms'; SET LOCAL auto_explain.log_analyze=on; SET LOCAL auto_explain.log_nested_statements=on"); err != nil {
+			return err
+		}
+	}
 	if err := lockStore(ctx, tx, p.StoreID); err != nil {
 		return err
 	}
@@ -144,6 +150,7 @@ func runTx(ctx context.Context, tx pgx.Tx, p Params, files []inputFile, sum *Sum
 		return fmt.Errorf("stage rows: %w", err)
 	}
 	bar.Done()
+	fmt.Fprintln(os.Stderr, "DEBUG copy", time.Since(dbgStart))
 	return merge(ctx, tx, p.StoreID, sum)
 }
 

@@ -3,6 +3,8 @@ package importer
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -50,9 +52,11 @@ func merge(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
 		{"apply cancellations", applyRefunds},
 	}
 	for _, s := range steps {
+		t0 := time.Now()
 		if err := s.fn(ctx, tx, storeID, sum); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
+		fmt.Fprintln(os.Stderr, "DEBUG", s.name, time.Since(t0))
 	}
 	return nil
 }

@@ -41,12 +41,22 @@ func Process(ctx context.Context, db store.DB, d store.Delivery) (Outcome, error
 	}
 	applied := 0
 	var ignored string
-	for _, ev := range events {
+	for i := 0; i < len(events); i++ {
+		ev := events[i]
 		if ev.Kind == shop.KindIgnored {
 			ignored = ev.Reason
 			continue
 		}
-		if err := apply(ctx, db, d.StoreID, ev); err != nil {
+		var err error
+		if run := orderRun(events[i:]); len(run) > 1 {
+			// A backfill batch: its orders go to the database together.
+			err = store.OrdersUpsert(ctx, db, d.StoreID, run)
+			applied += len(run) - 1
+			i += len(run) - 1
+		} else {
+			err = apply(ctx, db, d.StoreID, ev)
+		}
+		if err != nil {
 			if errors.Is(err, store.ErrNoCustomer) || errors.Is(err, errNoData) {
 				return Outcome{Status: store.InboxFailed, Reason: err.Error()}, nil
 			}
@@ -58,6 +68,19 @@ func Process(ctx context.Context, db store.DB, d store.Delivery) (Outcome, error
 		return Outcome{Status: store.InboxIgnored, Reason: ignored}, nil
 	}
 	return Outcome{Status: store.InboxProcessed}, nil
+}
+
+// orderRun returns the orders at the start of events, up to the first event
+// of another kind.
+func orderRun(events []shop.Event) []*shop.Order {
+	var run []*shop.Order
+	for _, ev := range events {
+		if ev.Kind != shop.KindOrder || ev.Order == nil {
+			break
+		}
+		run = append(run, ev.Order)
+	}
+	return run
 }
 
 func apply(ctx context.Context, db store.DB, storeID int64, ev shop.Event) error {

@@ -172,3 +172,32 @@ func TestRedactKeepsAnonymousLines(t *testing.T) {
 		t.Errorf("after redact: email %v, first name %q, %d lines; want no email, no name, 2 lines kept", email, first, lines)
 	}
 }
+
+func TestBatchOfOrders(t *testing.T) {
+	t.Parallel()
+	b := procSetup(t)
+	body := `[` + orderV2 + `,
+{"type":"order","order":{"id":"1002","created_at":"2025-03-05T10:00:00Z","currency":"EUR","status":"paid",
+ "customer":{"email":"ana@example.com","last_name":"Lopez"},"lines":[{"product_id":"p2","quantity":3,"price":"5.00"},{"product_id":"p9","title":"New","quantity":1,"price":"1.00"}]}},
+{"type":"order","order":{"id":"1003","created_at":"2025-03-06T10:00:00Z","currency":"EUR","status":"paid",
+ "customer":{"id":"c2","email":"bo@example.com"},"lines":[{"sku":"S-1","quantity":1,"price":"2.00"}]}},
+{"type":"refund","refund":{"id":"r1","order_id":"1002","lines":[{"line_id":"1","quantity":3}]}}]`
+	if out := b.process(t, body); out.Status != store.InboxProcessed {
+		t.Fatalf("batch: %+v", out)
+	}
+	before := b.snapshot(t)
+	b.process(t, body)
+	if after := b.snapshot(t); after != before {
+		t.Fatalf("processing a batch twice changed data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	var customers, orders, lines, products int
+	var last, status string
+	_ = b.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders),
+(SELECT count(*) FROM order_lines), (SELECT count(*) FROM products),
+(SELECT last_name FROM customers WHERE email = 'ana@example.com'), (SELECT status FROM orders WHERE external_id = '1002')`).Scan(
+		&customers, &orders, &lines, &products, &last, &status)
+	if customers != 2 || orders != 3 || lines != 5 || products != 4 || last != "Lopez" || status != "partially_refunded" {
+		t.Errorf("got %d customers, %d orders, %d lines, %d products, last name %q, order 1002 %q; want 2, 3, 5, 4, Lopez, partially_refunded",
+			customers, orders, lines, products, last, status)
+	}
+}

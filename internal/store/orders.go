@@ -11,64 +11,37 @@ import (
 	"github.com/remarket/remarket/internal/shop"
 )
 
-// orderUpsertSQL skips an update that is not newer than what is stored, so a
-// retried old delivery never overwrites later state; it then returns no row.
-const orderUpsertSQL = `INSERT INTO orders (store_id, external_id, customer_id, number, currency, total_minor, status,
-    checkout_token, test, placed_at, cancelled_at, source_updated_at)
-VALUES ($1, $2, NULLIF($3, 0), $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (store_id, external_id) DO UPDATE SET customer_id = COALESCE(EXCLUDED.customer_id, orders.customer_id),
-    number = EXCLUDED.number, currency = EXCLUDED.currency, total_minor = EXCLUDED.total_minor,
-    status = EXCLUDED.status, checkout_token = EXCLUDED.checkout_token, test = EXCLUDED.test,
-    placed_at = EXCLUDED.placed_at, cancelled_at = EXCLUDED.cancelled_at,
-    source_updated_at = EXCLUDED.source_updated_at, updated_at = now()
-WHERE orders.source_updated_at IS NULL OR orders.source_updated_at < EXCLUDED.source_updated_at
-RETURNING id`
-
-// orderLinesSQL upserts all lines of an order; refunds recorded separately
-// (refund_lines) are never undone by an order payload that lags behind.
-const orderLinesSQL = `INSERT INTO order_lines (order_id, store_id, external_id, product_id, sku, title, quantity,
-    unit_price_minor, refunded_quantity)
-SELECT $1, $2, e, NULLIF(p, 0), s, t, q, u, r
-FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::int[]) AS x(e, p, s, t, q, u, r)
-ON CONFLICT (order_id, external_id) DO UPDATE SET product_id = EXCLUDED.product_id, sku = EXCLUDED.sku,
-    title = EXCLUDED.title, quantity = EXCLUDED.quantity, unit_price_minor = EXCLUDED.unit_price_minor,
-    refunded_quantity = GREATEST(EXCLUDED.refunded_quantity, order_lines.refunded_quantity)`
-
-const checkoutRecoveredSQL = `UPDATE checkouts SET status = 'recovered', updated_at = now()
-WHERE store_id = $1 AND token = $2 AND status <> 'recovered'`
-
-// OrderUpsert saves an order, its customer, products and lines. It returns
-// the order's id, or 0 when the stored order is as new or newer.
+// OrderUpsert saves an order with its customer, products and lines in one
+// round trip (remarket_order_upsert in migrations/00002). It returns the
+// order's id, or 0 when the stored order is as new or newer.
 func OrderUpsert(ctx context.Context, db DB, storeID int64, o *shop.Order) (int64, error) {
-	customerID, err := CustomerUpsert(ctx, db, storeID, datedCustomer(o.Customer, o.UpdatedAt))
-	if err != nil {
-		return 0, fmt.Errorf("save order %s: %w", o.ExternalID, err)
-	}
-	products, err := ProductsEnsure(ctx, db, storeID, o.Currency, o.Lines)
-	if err != nil {
-		return 0, fmt.Errorf("save order %s: %w", o.ExternalID, err)
-	}
 	var id int64
-	err = db.QueryRow(ctx, orderUpsertSQL, storeID, o.ExternalID, customerID, o.Number, o.Currency, o.TotalMinor,
-		string(o.Status), o.CheckoutToken, o.Test, o.PlacedAt, o.CancelledAt, nullTime(o.UpdatedAt)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
+	if err := db.QueryRow(ctx, orderUpsertSQL, orderArgs(storeID, o)...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("save order %s: %w", o.ExternalID, err)
 	}
-	b := batch{}
-	b.add(orderLinesSQL, lineArgs(id, storeID, o.Lines, products)...)
-	if o.CheckoutToken != "" {
-		b.add(checkoutRecoveredSQL, storeID, o.CheckoutToken)
-	}
-	return id, b.run(ctx, db, "save order "+o.ExternalID+" lines")
+	return id, nil
 }
 
-func lineArgs(orderID, storeID int64, lines []shop.LineItem, products map[string]int64) []any {
+const orderUpsertSQL = `SELECT remarket_order_upsert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+    $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`
+
+func orderArgs(storeID int64, o *shop.Order) []any {
+	args := []any{storeID, o.ExternalID, o.Number, o.Currency, o.TotalMinor, string(o.Status), o.CheckoutToken, o.Test,
+		o.PlacedAt, o.CancelledAt, nullTime(o.UpdatedAt)}
+	if c := customerArgs(datedCustomer(o.Customer, o.UpdatedAt)); c != nil {
+		args = append(args, c...)
+	} else {
+		args = append(args, "", "", "", "", "", "", "", nil, nil)
+	}
+	return append(args, lineArgs(o.Lines)...)
+}
+
+// lineArgs gives each line a unique id (its position when the store sent
+// none or a repeated one) and lays the lines out as arrays.
+func lineArgs(lines []shop.LineItem) []any {
 	seen := map[string]bool{}
-	var ext, sku, title []string
-	var prod, price []int64
+	var ext, prod, sku, title, cat []string
+	var price []int64
 	var qty, refunded []int32
 	for i, l := range lines {
 		e := l.ExternalID
@@ -76,10 +49,10 @@ func lineArgs(orderID, storeID int64, lines []shop.LineItem, products map[string
 			e = fmt.Sprintf("#%d", i+1)
 		}
 		seen[e] = true
-		ext, prod, sku, title = append(ext, e), append(prod, products[l.ProductID]), append(sku, l.SKU), append(title, l.Title)
+		ext, prod, sku, title, cat = append(ext, e), append(prod, l.ProductID), append(sku, l.SKU), append(title, l.Title), append(cat, l.Category)
 		qty, price, refunded = append(qty, int32(l.Quantity)), append(price, l.UnitPriceMinor), append(refunded, int32(min(l.RefundedQuantity, l.Quantity)))
 	}
-	return []any{orderID, storeID, ext, prod, sku, title, qty, price, refunded}
+	return []any{ext, prod, sku, title, cat, qty, price, refunded}
 }
 
 // OrderCancel marks an order the store deleted as cancelled; it stays for history.
@@ -146,4 +119,36 @@ func datedCustomer(c *shop.Customer, at time.Time) *shop.Customer {
 	cc := *c
 	cc.UpdatedAt = at
 	return &cc
+}
+
+// customersPreinsertSQL creates the bare rows of a batch's new customers in
+// key order, so that concurrent batches sharing customers wait for each other
+// instead of deadlocking on the unique keys.
+const customersPreinsertSQL = `INSERT INTO customers (store_id, external_id, email)
+SELECT $1, NULLIF(e, ''), NULLIF(m, '') FROM unnest($2::text[], $3::text[]) AS u(e, m)
+WHERE e <> '' OR m <> '' ORDER BY e, m
+ON CONFLICT DO NOTHING`
+
+// OrdersUpsert saves many orders in one round trip: their new customers and
+// products first, in key order, then each order in turn.
+func OrdersUpsert(ctx context.Context, db DB, storeID int64, orders []*shop.Order) error {
+	var cExt, cEmail []string
+	var lines []shop.LineItem
+	currency := ""
+	for _, o := range orders {
+		if o.Customer != nil {
+			cExt, cEmail = append(cExt, o.Customer.ExternalID), append(cEmail, o.Customer.Email)
+		}
+		lines = append(lines, o.Lines...)
+		currency = o.Currency
+	}
+	b := batch{}
+	b.add(customersPreinsertSQL, storeID, cExt, cEmail)
+	if l := lineArgs(lines); len(lines) > 0 {
+		b.add(`SELECT count(*) FROM remarket_products_ensure($1, $2, $3, $4, $5, $6, $7)`, storeID, currency, l[1], l[2], l[3], l[4], l[6])
+	}
+	for _, o := range orders {
+		b.add(orderUpsertSQL, orderArgs(storeID, o)...)
+	}
+	return b.run(ctx, db, fmt.Sprintf("save %d orders", len(orders)))
 }

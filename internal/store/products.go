@@ -7,44 +7,32 @@ import (
 	"github.com/remarket/remarket/internal/shop"
 )
 
-// productEnsureSQL creates bare products for order lines the catalog does not
-// know yet; a catalog entry (from_catalog) is never overwritten by a line.
-const productEnsureSQL = `INSERT INTO products (store_id, external_id, sku, title, category, price_minor, currency)
-SELECT $1, e, s, t, c, p, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS u(e, s, t, c, p)
-ON CONFLICT (store_id, external_id) DO NOTHING`
-
-const productIDsSQL = `SELECT external_id, id FROM products WHERE store_id = $1 AND external_id = ANY($2)`
-
-// ProductsEnsure makes sure every line's product exists and returns the
-// products' ids by store-side id.
+// ProductsEnsure makes sure every line's product exists (bare products for
+// lines the catalog does not know; a catalog entry is never overwritten) and
+// returns the products' ids by store-side id.
 func ProductsEnsure(ctx context.Context, db DB, storeID int64, currency string, lines []shop.LineItem) (map[string]int64, error) {
-	seen := map[string]bool{}
 	var ext, sku, title, cat []string
 	var price []int64
 	for _, l := range lines {
-		if l.ProductID == "" || seen[l.ProductID] {
-			continue
+		if l.ProductID != "" {
+			ext, sku, title, cat, price = append(ext, l.ProductID), append(sku, l.SKU), append(title, l.Title), append(cat, l.Category), append(price, l.UnitPriceMinor)
 		}
-		seen[l.ProductID] = true
-		ext, sku, title, cat, price = append(ext, l.ProductID), append(sku, l.SKU), append(title, l.Title), append(cat, l.Category), append(price, l.UnitPriceMinor)
 	}
+	ids := make(map[string]int64, len(ext))
 	if len(ext) == 0 {
-		return map[string]int64{}, nil
+		return ids, nil
 	}
-	if _, err := db.Exec(ctx, productEnsureSQL, storeID, ext, sku, title, cat, price, currency); err != nil {
+	rows, err := db.Query(ctx, `SELECT external_id, id FROM remarket_products_ensure($1, $2, $3, $4, $5, $6, $7)`,
+		storeID, currency, ext, sku, title, cat, price)
+	if err != nil {
 		return nil, fmt.Errorf("create products: %w", err)
 	}
-	rows, err := db.Query(ctx, productIDsSQL, storeID, ext)
-	if err != nil {
-		return nil, fmt.Errorf("look up products: %w", err)
-	}
 	defer rows.Close()
-	ids := make(map[string]int64, len(ext))
 	for rows.Next() {
 		var e string
 		var id int64
 		if err := rows.Scan(&e, &id); err != nil {
-			return nil, fmt.Errorf("look up products: %w", err)
+			return nil, fmt.Errorf("create products: %w", err)
 		}
 		ids[e] = id
 	}
