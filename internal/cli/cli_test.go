@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/store"
 )
 
 type result struct {
@@ -117,5 +119,85 @@ func TestDatabaseDownIsOneClearLine(t *testing.T) {
 	r := run(t, map[string]string{"REMARKET_DATABASE_URL": "postgres://127.0.0.1:1/x?sslmode=disable"}, "store", "list")
 	if r.code != ExitError || !strings.Contains(r.stderr, "connect to database") {
 		t.Errorf("database down: %+v", r)
+	}
+}
+
+func TestInboxReplayAndReads(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewURL(t)
+	env := map[string]string{"REMARKET_DATABASE_URL": url}
+	ctx := context.Background()
+	r := run(t, env, "store", "add", "--name", "g", "--platform", "generic", "--domain", "g.example", "--webhook-secret", "12345678")
+	if r.code != 0 {
+		t.Fatalf("store add: %+v", r)
+	}
+	ids, err := store.InboxInsert(ctx, pool, []store.Delivery{
+		{StoreID: 1, Platform: "generic", Topic: "generic", DedupeKey: "a", Body: []byte(`{"type":"order","order":{`)},
+		{StoreID: 1, Platform: "generic", Topic: "generic", DedupeKey: "b", Body: []byte(`{"type":"view"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if err := store.InboxFinish(ctx, pool, id, store.InboxFailed, "parse: broken"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = run(t, env, "inbox", "list", "--failed", "--json")
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 2 || listed[0]["error"] != "parse: broken" {
+		t.Fatalf("inbox list --failed: %v %s", err, r.stdout)
+	}
+	r = run(t, env, "inbox", "show", strconv.FormatInt(ids[0], 10), "--json")
+	if !strings.Contains(r.stdout, `"body": "{\"type\":\"order\",\"order\":{"`) {
+		t.Errorf("inbox show lacks the exact body: %s", r.stdout)
+	}
+	r = run(t, env, "inbox", "replay", "--failed")
+	if r.code != 0 || !strings.Contains(r.stdout, "queued 2") {
+		t.Fatalf("inbox replay --failed: %+v", r)
+	}
+	var pending, jobs int
+	_ = pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM inbox WHERE status = 'pending'),
+(SELECT count(*) FROM river_job WHERE kind = 'process_delivery')`).Scan(&pending, &jobs)
+	if pending != 2 || jobs != 2 {
+		t.Errorf("after replay: %d pending, %d jobs; want 2 and 2", pending, jobs)
+	}
+	if r = run(t, env, "inbox", "replay", "999"); r.code != ExitError || !strings.Contains(r.stderr, "no delivery 999") {
+		t.Errorf("replay of a missing delivery: %+v", r)
+	}
+}
+
+// TestDemoEndToEnd runs the quick start's main job against a test database,
+// then reads what it stored through the read commands.
+func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewURL(t)
+	env := map[string]string{"REMARKET_DATABASE_URL": url}
+	r := run(t, env, "demo", "--customers", "40")
+	if r.code != 0 {
+		t.Fatalf("demo: %+v", r)
+	}
+	for _, want := range []string{"posted", "a forged signature 401", "a signed but truncated body 202", "1 failed", "customers   40"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, env, "order", "list", "--store", "demo-shop.example", "--customer", "c0001", "--json")
+	var orders []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &orders); err != nil || len(orders) == 0 {
+		t.Fatalf("order list: %v %+v", err, r)
+	}
+	r = run(t, env, "customer", "show", "--store", "Demo Shop", "c0001", "--json")
+	var p struct {
+		Customer struct{ Email string } `json:"customer"`
+		Orders   []any                  `json:"orders"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || !strings.HasSuffix(p.Customer.Email, ".1@example.com") || len(p.Orders) != len(orders) {
+		t.Errorf("customer show: %v %s", err, r.stdout)
+	}
+	// The demo again: everything is a duplicate, nothing new is stored.
+	r = run(t, env, "demo", "--customers", "40")
+	if r.code != 0 || !strings.Contains(r.stdout, "200 OK") || strings.Contains(r.stdout, "202 Accepted,") {
+		t.Errorf("second demo run should see only duplicates:\n%s", r.stdout)
 	}
 }

@@ -51,8 +51,15 @@ type app struct {
 	log  *slog.Logger
 }
 
-// Execute runs the command line args and returns the exit code.
-func Execute(ctx context.Context, args []string, env Env) int {
+// Execute runs the command line args and returns the exit code. A bug that
+// panics is reported as one line and exit code 1, never as a stack trace.
+func Execute(ctx context.Context, args []string, env Env) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(env.Stderr, "remarket: internal error: %v (please report it)\n", r)
+			code = ExitError
+		}
+	}()
 	a := &app{env: env, cfg: config.FromEnv(env.Getenv)}
 	a.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	root := a.rootCmd()

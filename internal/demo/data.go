@@ -207,8 +207,12 @@ func basket(r *rand.Rand, prods map[string][]product, num int) []line {
 // genLive adds what arrives as individual webhooks: refunds, carts (some
 // recovered by a later order), product views and consent changes.
 func genLive(r *rand.Rand, s *Shop, prods map[string][]product, custs []customer, now time.Time) {
-	for i := range min(5, len(s.Live)) {
-		o := s.Live[i*3%len(s.Live)].Order
+	var recent []*order
+	for _, ev := range s.Live {
+		recent = append(recent, ev.Order)
+	}
+	for i := range min(5, len(recent)) {
+		o := recent[i*3%len(recent)]
 		s.Live = append(s.Live, event{Type: "refund", ID: "refund-" + o.ID, Refund: &refund{ID: "r" + o.ID, OrderID: o.ID,
 			CreatedAt: stamp(now.Add(-time.Hour)), Lines: []refundLine{{LineID: o.Lines[0].ID, Quantity: o.Lines[0].Quantity}}}})
 	}
