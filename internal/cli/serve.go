@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/internal/server"
+	"github.com/remarket/remarket/internal/store"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -41,6 +43,9 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	if err != nil {
 		return err
 	}
+	if err := requireMigrated(ctx, pool); err != nil {
+		return err
+	}
 	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers})
 	if err != nil {
 		return err
@@ -60,4 +65,20 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// requireMigrated refuses to serve a database whose schema is behind this
+// binary: jobs would fail one by one instead of the process failing once.
+func requireMigrated(ctx context.Context, db *pgxpool.Pool) error {
+	states, err := store.MigrationStatus(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, m := range states {
+		if !m.Applied {
+			return fmt.Errorf("the database is not up to date (%s migration %d %s is not applied): run remarket migrate first",
+				m.Component, m.Version, m.Name)
+		}
+	}
+	return nil
 }
