@@ -42,10 +42,12 @@ type Accepted struct {
 var ErrClosed = errors.New("accepter is closed")
 
 // Accepter stores deliveries durably, each with its job, before they are
-// acknowledged. Deliveries that arrive within a short window share one
-// transaction (group commit): each is still answered only after the commit
-// that holds its row and job, but one commit's fsync serves many requests,
-// which is what lets a busy store's burst through.
+// acknowledged. Deliveries that queue up while the committers are busy share
+// one transaction (group commit): each is still answered only after the
+// commit that holds its row and job, but one commit's fsync serves many
+// requests, which is what lets a busy store's burst through. An idle
+// accepter commits a lone delivery at once; a positive Window makes a batch
+// wait that long for company instead.
 type Accepter struct {
 	pool   *pgxpool.Pool
 	river  *river.Client[pgx.Tx]
@@ -74,7 +76,7 @@ type AccepterParams struct {
 	River      *river.Client[pgx.Tx] // an insert-only client will do
 	Logger     *slog.Logger
 	Committers int           // concurrent transactions; default 4
-	Window     time.Duration // how long a batch waits for company; default 1ms
+	Window     time.Duration // how long a batch waits for company; default 0: take what is queued
 	MaxBatch   int           // default 128
 }
 
@@ -82,9 +84,6 @@ type AccepterParams struct {
 func NewAccepter(p AccepterParams) *Accepter {
 	if p.Committers <= 0 {
 		p.Committers = 4
-	}
-	if p.Window <= 0 {
-		p.Window = time.Millisecond
 	}
 	if p.MaxBatch <= 0 {
 		p.MaxBatch = 128
@@ -139,9 +138,24 @@ func (a *Accepter) commitLoop() {
 	}
 }
 
-// collect gathers what arrives within the window after the first delivery.
+// collect gathers what is queued behind the first delivery, or, with a
+// window, what arrives within it.
 func (a *Accepter) collect(first *pending) []*pending {
 	batch := []*pending{first}
+	if a.window <= 0 {
+		for len(batch) < a.max {
+			select {
+			case p, ok := <-a.queue:
+				if !ok {
+					return batch
+				}
+				batch = append(batch, p)
+			default:
+				return batch
+			}
+		}
+		return batch
+	}
 	timer := time.NewTimer(a.window)
 	defer timer.Stop()
 	for len(batch) < a.max {
@@ -196,7 +210,7 @@ func (a *Accepter) insertJobs(ctx context.Context, tx pgx.Tx, ids []int64) error
 	if len(params) == 0 {
 		return nil
 	}
-	if _, err := a.river.InsertManyFastTx(ctx, tx, params); err != nil {
+	if _, err := a.river.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	return nil
