@@ -46,7 +46,8 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	if err := requireMigrated(ctx, pool); err != nil {
 		return err
 	}
-	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers})
+	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers,
+		Secret: a.cfg.Secret})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/shop"
 	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/track"
 )
 
 // MaxBody is the largest delivery accepted; Shopify's largest orders are far
@@ -36,6 +37,8 @@ type StoreFinder interface {
 type API struct {
 	Stores   StoreFinder
 	Accepter Acceptor
+	DB       store.DB
+	Links    *track.Signer // nil: no link endpoints (no REMARKET_SECRET)
 	Log      *slog.Logger
 }
 
@@ -45,6 +48,10 @@ func (a *API) Routes() http.Handler {
 	mux.HandleFunc("POST /webhooks/shopify", a.webhook(shop.Shopify))
 	mux.HandleFunc("POST /webhooks/woocommerce/{store}", a.webhook(shop.WooCommerce))
 	mux.HandleFunc("POST /webhooks/generic/{store}", a.webhook(shop.Generic))
+	if a.Links != nil {
+		mux.HandleFunc("GET /u/{token}", a.unsubscribeGet)
+		mux.HandleFunc("POST /u/{token}", a.unsubscribePost)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, "ok") })
 	return mux
 }

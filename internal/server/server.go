@@ -20,6 +20,7 @@ import (
 	"github.com/remarket/remarket/internal/httpapi"
 	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/jobs"
+	"github.com/remarket/remarket/internal/track"
 )
 
 // Roles a process can take; several processes on several hosts may share one
@@ -36,7 +37,8 @@ type Params struct {
 	Role    string // RoleAll when empty
 	Addr    string // HTTP listen address; web and all only
 	Logger  *slog.Logger
-	Workers int // River workers for the ingest queue; default 50
+	Workers int    // River workers for the ingest queue; default 50
+	Secret  string // signs links (unsubscribe); "" disables the link endpoints
 }
 
 // Server is one running remarket process.
@@ -82,7 +84,11 @@ func New(p Params) (*Server, error) {
 		api := &httpapi.API{
 			Stores:   &httpapi.StoreCache{DB: p.Pool, TTL: 5 * time.Second},
 			Accepter: s.accepter,
+			DB:       p.Pool,
 			Log:      p.Logger,
+		}
+		if p.Secret != "" {
+			api.Links = track.NewSigner(p.Secret)
 		}
 		s.http = &http.Server{Handler: api.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	}
