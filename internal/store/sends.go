@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Skip reasons, in the order they are checked.
+const (
+	SkipErased       = "erased"
+	SkipNoEmail      = "no email"
+	SkipNoConsent    = "no consent"
+	SkipSuppressed   = "suppressed"
+	SkipFrequencyCap = "frequency cap"
+	SkipCancelled    = "campaign cancelled"
+)
+
+// skipReasonSQL says why customer c must not get marketing email now, or ''.
+// It is the one rule, used to plan a campaign and again right before each
+// send. $1 is the frequency cap in hours (0: none).
+const skipReasonSQL = `CASE
+    WHEN c.redacted_at IS NOT NULL THEN 'erased'
+    WHEN c.email IS NULL THEN 'no email'
+    WHEN c.consent <> 'subscribed' THEN 'no consent'
+    WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.store_id = c.store_id AND s.email = c.email) THEN 'suppressed'
+    WHEN $1 > 0 AND EXISTS (SELECT 1 FROM sends x WHERE x.customer_id = c.id AND x.status IN ('sent', 'sending')
+        AND x.sent_at > now() - make_interval(hours => $1)) THEN 'frequency cap'
+    ELSE '' END`
+
+// Audience is a segment of a store's customers, as compiled SQL. Where uses
+// placeholders from $3 on ($1 is the frequency cap, $2 the store).
+type Audience struct {
+	StoreID          int64
+	Where            string
+	Args             []any
+	FrequencyCapHour int
+}
+
+func (a Audience) args(extra ...any) []any {
+	return append(append([]any{a.FrequencyCapHour, a.StoreID}, a.Args...), extra...)
+}
+
+func (a Audience) query(cols string) string {
+	return `SELECT ` + cols + ` FROM customers c WHERE c.store_id = $2 AND (` + a.Where + `)`
+}
+
+// AudienceCount returns how many customers the segment holds and how many of
+// them would be skipped, by reason ("" counts those who would get it).
+func AudienceCount(ctx context.Context, db DB, a Audience) (map[string]int64, error) {
+	rows, err := db.Query(ctx, `SELECT reason, count(*) FROM (`+a.query(skipReasonSQL+` AS reason`)+`) x GROUP BY reason`, a.args()...)
+	if err != nil {
+		return nil, fmt.Errorf("count audience: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var reason string
+		var n int64
+		if err := rows.Scan(&reason, &n); err != nil {
+			return nil, fmt.Errorf("count audience: %w", err)
+		}
+		out[reason] = n
+	}
+	return out, rows.Err()
+}
+
+// AudienceSample returns up to n customer ids of the segment, with why each
+// would be skipped ("" if they would get the email).
+func AudienceSample(ctx context.Context, db DB, a Audience, n int) ([]int64, []string, error) {
+	rows, err := db.Query(ctx, a.query(`c.id, `+skipReasonSQL)+` ORDER BY c.id LIMIT $`+strconv.Itoa(3+len(a.Args)), a.args(n)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sample audience: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	var reasons []string
+	for rows.Next() {
+		var id int64
+		var r string
+		if err := rows.Scan(&id, &r); err != nil {
+			return nil, nil, fmt.Errorf("sample audience: %w", err)
+		}
+		ids, reasons = append(ids, id), append(reasons, r)
+	}
+	return ids, reasons, rows.Err()
+}
+
+// LedgerFill writes one ledger row per customer of the audience, queued or
+// skipped with the reason, in one statement: the audience never passes
+// through memory. Rows that exist already are kept, so planning twice adds
+// nothing. It returns how many rows it added.
+func LedgerFill(ctx context.Context, db DB, campaignID int64, a Audience) (int64, error) {
+	n := strconv.Itoa(3 + len(a.Args))
+	sql := `INSERT INTO sends (store_id, source_key, campaign_id, customer_id, email, status, reason)
+SELECT $2, 'campaign:' || $` + n + `::bigint, $` + n + `, id, COALESCE(email, ''), CASE WHEN reason = '' THEN 'queued' ELSE 'skipped' END, reason
+FROM (` + a.query(`c.id, c.email, `+skipReasonSQL+` AS reason`) + `) x
+ON CONFLICT (source_key, customer_id) DO NOTHING`
+	tag, err := db.Exec(ctx, sql, a.args(campaignID)...)
+	if err != nil {
+		return 0, fmt.Errorf("plan campaign %d: %w", campaignID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// LedgerRanges calls fn with consecutive id ranges of the campaign's queued
+// rows, size rows each, reading ids as a stream.
+func LedgerRanges(ctx context.Context, db DB, campaignID int64, size int, fn func(from, to int64) error) error {
+	rows, err := db.Query(ctx, `SELECT id FROM sends WHERE campaign_id = $1 AND status = 'queued' ORDER BY id`, campaignID)
+	if err != nil {
+		return fmt.Errorf("campaign %d ledger: %w", campaignID, err)
+	}
+	defer rows.Close()
+	var from, to int64
+	n := 0
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("campaign %d ledger: %w", campaignID, err)
+		}
+		if n == 0 {
+			from = id
+		}
+		to = id
+		if n++; n == size {
+			if err := fn(from, to); err != nil {
+				return err
+			}
+			n = 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("campaign %d ledger: %w", campaignID, err)
+	}
+	if n > 0 {
+		return fn(from, to)
+	}
+	return nil
+}
+
+// Send is a claimed ledger row.
+type Send struct {
+	ID         int64
+	StoreID    int64
+	CampaignID int64
+	CustomerID int64
+	Email      string
+	Attempts   int
+}
+
+// SendClaim takes the next queued row of a campaign within [from, to] and
+// marks it sending, before any SMTP conversation: a second worker, or this
+// job run twice, can never take it again. ok is false when none is left.
+func SendClaim(ctx context.Context, db DB, campaignID, from, to int64) (s Send, ok bool, err error) {
+	err = db.QueryRow(ctx, `UPDATE sends SET status = 'sending', claimed_at = now(), attempts = attempts + 1
+WHERE id = (SELECT id FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'
+            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING id, store_id, campaign_id, customer_id, email, attempts`, campaignID, from, to).Scan(
+		&s.ID, &s.StoreID, &s.CampaignID, &s.CustomerID, &s.Email, &s.Attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Send{}, false, nil
+	}
+	if err != nil {
+		return Send{}, false, fmt.Errorf("claim send: %w", err)
+	}
+	return s, true, nil
+}
+
+// SkipReasonNow re-checks, right before a send, whether the customer may
+// still get marketing email.
+func SkipReasonNow(ctx context.Context, db DB, customerID int64, capHours int) (reason, email string, err error) {
+	err = db.QueryRow(ctx, `SELECT `+skipReasonSQL+`, COALESCE(c.email, '') FROM customers c WHERE c.id = $2`, capHours, customerID).Scan(&reason, &email)
+	if err != nil {
+		return "", "", notFound(fmt.Sprintf("check customer %d", customerID), err)
+	}
+	return reason, email, nil
+}
+
+// SendResult is the outcome of one ledger row.
+type SendResult struct {
+	Status    string // sent, failed, skipped or queued (give it back for a retry)
+	Reason    string
+	MessageID string
+	Products  []int64
+}
+
+// SendFinish records the outcome of a claimed row.
+func SendFinish(ctx context.Context, db DB, id int64, r SendResult) error {
+	var sentAt *time.Time
+	if r.Status == "sent" {
+		now := time.Now()
+		sentAt = &now
+	}
+	if r.Products == nil {
+		r.Products = []int64{}
+	}
+	_, err := db.Exec(ctx, `UPDATE sends SET status = $2, reason = $3, message_id = $4, products = $5, sent_at = COALESCE($6, sent_at)
+WHERE id = $1`, id, r.Status, r.Reason, r.MessageID, r.Products, sentAt)
+	if err != nil {
+		return fmt.Errorf("finish send %d: %w", id, err)
+	}
+	return nil
+}
+
+// SendsAbandon marks rows left in sending by a crashed worker as failed: the
+// message may or may not have reached the server, and sending it again could
+// send it twice. It returns how many rows it marked.
+func SendsAbandon(ctx context.Context, db DB, campaignID, from, to int64, olderThan time.Duration) (int64, error) {
+	tag, err := db.Exec(ctx, `UPDATE sends SET status = 'failed', reason = 'interrupted during send: may have been delivered, not retried'
+WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'sending' AND claimed_at < now() - $4::interval`,
+		campaignID, from, to, olderThan)
+	if err != nil {
+		return 0, fmt.Errorf("abandon sends: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
