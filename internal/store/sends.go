@@ -20,7 +20,7 @@ const (
 	SkipCancelled    = "campaign cancelled"
 )
 
-// skipReasonSQL says why customer c must not get marketing email now, or ''.
+// skipReasonSQL says why customer c must not get marketing email now, or ”.
 // It is the one rule, used to plan a campaign and again right before each
 // send. $1 is the frequency cap in hours (0: none).
 const skipReasonSQL = `CASE
