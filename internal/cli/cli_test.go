@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -199,5 +201,31 @@ func TestDemoEndToEnd(t *testing.T) {
 	r = run(t, env, "demo", "--customers", "40")
 	if r.code != 0 || !strings.Contains(r.stdout, "200 OK") || strings.Contains(r.stdout, "202 Accepted,") {
 		t.Errorf("second demo run should see only duplicates:\n%s", r.stdout)
+	}
+}
+
+func TestTemplatesCommands(t *testing.T) {
+	t.Parallel()
+	r := run(t, nil, "templates", "check", "--json")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("templates check of the embedded set: %+v", r)
+	}
+	r = run(t, nil, "templates", "render", "cross-sell", "--format", "text")
+	if r.code != 0 || !strings.Contains(r.stdout, "nsubscribe") {
+		t.Errorf("templates render: %+v", r)
+	}
+	if r = run(t, nil, "templates", "render", "no-such-email"); r.code != ExitUsage {
+		t.Errorf("unknown template: %+v", r)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "cross-sell"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cross-sell", "body.html"), []byte("<p>{{.Customer.FirstNam}}</p>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, "templates", "check", dir)
+	if r.code != ExitError || !strings.Contains(r.stdout+r.stderr, "FirstNam") || !strings.Contains(r.stdout+r.stderr, "body.html:1") {
+		t.Errorf("a broken override must name file, line and field: %+v", r)
 	}
 }

@@ -1,0 +1,257 @@
+// Package render turns an email template and the data of one message into a
+// subject, an HTML body and a plain-text body.
+//
+// The templates live in the repository's templates/ folder and are embedded
+// in the binary (see package templates for the layout). Load reads them once:
+// it copies the rules of style.css into style attributes of every HTML file
+// (the inlining Gmail and Outlook need), then parses the result with
+// html/template, so sending a message costs a template execution and no CSS
+// work. HTML values are escaped by html/template; subjects and text bodies use
+// text/template.
+//
+// Load(dir) may take a folder that overrides the embedded files one by one:
+// a file present in the folder replaces the embedded file with the same path
+// and every other file comes from the binary, so a designer can change only
+// footer.html or add a new email folder. Template errors name the file (the
+// folder's path, or templates/... for an embedded file), the line and the
+// field.
+//
+// render never imports the database layers: callers fill Data.
+package render
+
+import (
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+
+	"golang.org/x/text/language"
+)
+
+// Money is an amount in minor units of a currency (pence for GBP, yen for
+// JPY), formatted in templates as {{money .Price}} with the store's locale.
+type Money struct {
+	Minor    int64
+	Currency string // ISO 4217, e.g. "GBP"
+}
+
+// Product is a recommended product with the reason it was picked.
+type Product struct {
+	Title    string
+	URL      string
+	ImageURL string
+	Price    Money
+	Reason   string // e.g. "Goes with your Trail Runner 2"; may be empty
+}
+
+// Line is one line of an order or a checkout. Price is the unit price.
+type Line struct {
+	Title    string
+	Quantity int
+	Price    Money
+	ImageURL string
+	URL      string
+}
+
+// Total returns the line's price times its quantity.
+func (l Line) Total() Money {
+	return Money{Minor: l.Price.Minor * int64(l.Quantity), Currency: l.Price.Currency}
+}
+
+// Customer is the recipient.
+type Customer struct {
+	FirstName string // empty: the templates greet without a name
+	Email     string
+}
+
+// Store is the shop the email comes from.
+type Store struct {
+	Name    string
+	URL     string
+	Address string // postal address, shown in the footer; lines separated by "\n"
+	Locale  string // BCP 47, e.g. "en-GB"; decides how money is written
+	LogoURL string // optional; the store's name is shown without it
+}
+
+// Order is the order that triggered the email (thank-you, replenish).
+type Order struct {
+	Number string
+	Lines  []Line
+	Total  Money
+}
+
+// Checkout is an abandoned checkout.
+type Checkout struct {
+	URL   string // where the customer completes it
+	Lines []Line
+	Total Money
+}
+
+// Links are the URLs every email may need.
+type Links struct {
+	Unsubscribe string // one-click unsubscribe; every email shows it
+	Preferences string // optional
+	Shop        string // defaults to Store.URL
+}
+
+// Data is everything one message shows.
+type Data struct {
+	Customer  Customer
+	Store     Store
+	Products  []Product // recommendations, with reasons
+	Order     *Order    // the triggering order, if any
+	Checkout  *Checkout // abandoned-checkout
+	Links     Links
+	Preheader string // preview text; empty uses the template's own
+}
+
+// Message is a rendered email.
+type Message struct {
+	Subject string // one line: never contains CR or LF
+	HTML    string
+	Text    string
+}
+
+// Renderer renders the templates Load read. It is safe for concurrent use.
+type Renderer struct {
+	source string            // "embedded" or the override folder
+	names  []string          // sorted
+	protos map[string]*email // never executed: cloned per locale
+
+	mu     sync.RWMutex
+	byLang map[langKey]*email
+}
+
+type langKey struct{ name, lang string }
+
+// email is the three templates of one email: subject, HTML and text.
+type email struct {
+	subject *texttemplate.Template
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+}
+
+// Names returns the names of the emails, sorted, e.g. "cross-sell".
+func (r *Renderer) Names() []string { return append([]string(nil), r.names...) }
+
+// Source returns "embedded" or the folder that overrides embedded files.
+func (r *Renderer) Source() string { return r.source }
+
+// ErrUnknownTemplate is returned by Render for a name Names does not list.
+var ErrUnknownTemplate = errors.New("unknown template")
+
+// Render renders the email name with d. Money is written for
+// d.Store.Locale (English when it is empty or not a BCP 47 tag). The subject
+// has any CR, LF or other line break replaced by a space; the text body has
+// no trailing blanks and no runs of empty lines. It returns an error
+// naming the template file, line and field when a template fails, and wraps
+// ErrUnknownTemplate for an unknown name.
+func (r *Renderer) Render(name string, d Data) (Message, error) {
+	tag := parseLocale(d.Store.Locale)
+	e, err := r.compiled(name, tag)
+	if err != nil {
+		return Message{}, err
+	}
+	d = normalize(d)
+	var b strings.Builder
+	if err := e.subject.Execute(&b, d); err != nil {
+		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
+	}
+	m := Message{Subject: oneLine(b.String())}
+	b.Reset()
+	if err := e.html.Execute(&b, d); err != nil {
+		return Message{}, fmt.Errorf("render %s HTML: %w", name, err)
+	}
+	m.HTML = b.String()
+	b.Reset()
+	if err := e.text.Execute(&b, d); err != nil {
+		return Message{}, fmt.Errorf("render %s text: %w", name, err)
+	}
+	m.Text = tidyText(b.String())
+	return m, nil
+}
+
+// tidyText trims blanks at the ends of lines and keeps at most one empty
+// line in a row, so text templates can be laid out for reading.
+func tidyText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	blank := true // drops empty lines at the start
+	for l := range strings.Lines(s) {
+		l = strings.TrimRight(l, " \t\r\n")
+		if l == "" {
+			if !blank {
+				b.WriteByte('\n')
+			}
+			blank = true
+			continue
+		}
+		b.WriteString(l)
+		b.WriteByte('\n')
+		blank = false
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// compiled returns the templates of name with the money formatting of tag,
+// cloning them from the prototypes the first time a locale is seen.
+func (r *Renderer) compiled(name string, tag language.Tag) (*email, error) {
+	k := langKey{name, tag.String()}
+	r.mu.RLock()
+	e := r.byLang[k]
+	r.mu.RUnlock()
+	if e != nil {
+		return e, nil
+	}
+	p := r.protos[name]
+	if p == nil {
+		return nil, fmt.Errorf("render %q: %w (have %s)", name, ErrUnknownTemplate, strings.Join(r.names, ", "))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.byLang[k]; e != nil {
+		return e, nil
+	}
+	fm := funcs(newMoneyFormatter(tag))
+	subject, err := p.subject.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: clone subject: %w", name, err)
+	}
+	html, err := p.html.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: clone HTML: %w", name, err)
+	}
+	text, err := p.text.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: clone text: %w", name, err)
+	}
+	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(fm)), text: text.Funcs(fm)}
+	r.byLang[k] = e
+	return e, nil
+}
+
+// normalize copies d with the defaults the templates rely on: a first name
+// without line breaks or surrounding blanks, and Links.Shop.
+func normalize(d Data) Data {
+	d.Customer.FirstName = strings.Join(strings.Fields(d.Customer.FirstName), " ")
+	if d.Links.Shop == "" {
+		d.Links.Shop = d.Store.URL
+	}
+	return d
+}
+
+// oneLine replaces line breaks and other control characters with spaces,
+// collapses runs of blanks and trims, so a subject cannot inject headers.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '\v' || r == '\f' ||
+			r == 0x85 || r == 0x2028 || r == 0x2029 || (r < 0x20) || r == 0x7f
+	}), " ")
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
