@@ -58,3 +58,56 @@ func ProductUpsert(ctx context.Context, db DB, storeID int64, p *shop.Product) e
 	}
 	return nil
 }
+
+// Product is a stored catalog entry.
+type Product struct {
+	ID         int64  `json:"id"`
+	ExternalID string `json:"external_id"`
+	SKU        string `json:"sku"`
+	Title      string `json:"title"`
+	URL        string `json:"url"`
+	ImageURL   string `json:"image_url"`
+	Category   string `json:"category"`
+	PriceMinor int64  `json:"price_minor"`
+	Currency   string `json:"currency"`
+	InStock    bool   `json:"in_stock"`
+}
+
+const productCols = `id, external_id, sku, title, url, image_url, category, price_minor, currency, in_stock`
+
+// ProductsByID returns the products with the given ids, keyed by id.
+func ProductsByID(ctx context.Context, db DB, ids []int64) (map[int64]Product, error) {
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get products: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64]Product, len(ids))
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.ID, &p.ExternalID, &p.SKU, &p.Title, &p.URL, &p.ImageURL, &p.Category, &p.PriceMinor, &p.Currency, &p.InStock); err != nil {
+			return nil, fmt.Errorf("get products: %w", err)
+		}
+		out[p.ID] = p
+	}
+	return out, rows.Err()
+}
+
+// ProductsEach streams a store's products.
+func ProductsEach(ctx context.Context, db DB, storeID int64, fn func(Product) error) error {
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1 ORDER BY id`, storeID)
+	if err != nil {
+		return fmt.Errorf("list products: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Product
+		if err := rows.Scan(&p.ID, &p.ExternalID, &p.SKU, &p.Title, &p.URL, &p.ImageURL, &p.Category, &p.PriceMinor, &p.Currency, &p.InStock); err != nil {
+			return fmt.Errorf("list products: %w", err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
