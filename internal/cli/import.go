@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -60,12 +61,15 @@ func (a *app) importCmd() *cobra.Command {
 
 func printImportSummary(a *app, s importer.Summary) {
 	tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "rows read:\t%d\n", s.RowsRead)
-	fmt.Fprintf(tw, "new orders:\t%d\n", s.Orders)
-	fmt.Fprintf(tw, "new customers:\t%d\n", s.Customers)
-	fmt.Fprintf(tw, "new products:\t%d\n", s.Products)
-	fmt.Fprintf(tw, "rows skipped:\t%d\n", s.RowsSkipped)
-	fmt.Fprintf(tw, "rows rejected:\t%d\n", s.RowsRejected)
+	fmt.Fprintf(tw, "rows read:\t%d\t(%d imported, %d skipped, %d rejected)\n", s.RowsRead, s.RowsImported, s.RowsSkipped, s.RowsRejected)
+	for reason, n := range s.SkippedByReason {
+		fmt.Fprintf(tw, "  skipped, %s:\t%d\n", strings.ReplaceAll(reason, "_", " "), n)
+	}
+	fmt.Fprintf(tw, "orders:\t%d new\t%d updated\n", s.Orders, s.OrdersUpdated)
+	fmt.Fprintf(tw, "order lines:\t%d new\t%d updated\n", s.Lines, s.LinesUpdated)
+	fmt.Fprintf(tw, "customers:\t%d new\t%d updated\n", s.Customers, s.CustomersUpdated)
+	fmt.Fprintf(tw, "products:\t%d new\t%d updated\n", s.Products, s.ProductsUpdated)
+	fmt.Fprintf(tw, "cancellations:\t%d refund lines\t%d orders marked refunded, %d unmatched\n", s.Refunds, s.OrdersRefunded, s.CancellationsUnmatched)
 	fmt.Fprintf(tw, "took:\t%s\n", s.Duration.Round(time.Millisecond))
 	tw.Flush()
 	for i, r := range s.Rejected {

@@ -2,12 +2,14 @@ package importer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,7 +33,8 @@ func BenchmarkImportOnlineRetail(b *testing.B) {
 		storeID := newStore(b, pool, "Europe/London", "GBP")
 		b.StartTimer()
 
-		sum, err := Run(ctx, pool, Params{StoreID: storeID, Format: FormatOnlineRetail, Paths: []string{dataDir}})
+		var steps bytes.Buffer // progress lines, with the time of each merge step
+		sum, err := Run(ctx, pool, Params{StoreID: storeID, Format: FormatOnlineRetail, Paths: []string{dataDir}, Progress: &steps})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +42,7 @@ func BenchmarkImportOnlineRetail(b *testing.B) {
 			b.Fatalf("read %d rows, want %d", sum.RowsRead, dataRows)
 		}
 		b.StopTimer()
-		b.Logf("%+v", summaryWithoutRejected(sum))
+		b.Logf("%+v\n%s", summaryWithoutRejected(sum), steps.String())
 		pool.Close()
 		b.StartTimer()
 	}
@@ -180,4 +183,26 @@ func (s *rawSource) close() {
 		s.file.Close()
 	}
 	s.file, s.csv = nil, nil
+}
+
+// BenchmarkParseOnlineRetail reads and parses the whole data set without a
+// database: the Go side's share of the import.
+func BenchmarkParseOnlineRetail(b *testing.B) {
+	files, err := expandPaths([]string{dataDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sum := Summary{SkippedByReason: map[string]int64{}}
+		src := newSource(files, newOnlineRetail(time.UTC), newAggregates(), &sum, nil)
+		for src.Next() {
+			if _, err := src.Values(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if src.Err() != nil || sum.RowsRead != dataRows {
+			b.Fatalf("read %d rows: %v", sum.RowsRead, src.Err())
+		}
+	}
+	b.ReportMetric(float64(dataRows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }

@@ -45,13 +45,13 @@ var orderStatuses = map[string]bool{
 type genericCSV struct {
 	loc      *time.Location
 	currency string // the store's, for rows without one
-	ordinals ordinals
+	ordinals *ordinals
 	index    [numGenericColumns]int // column position in the file, -1 if absent
 	width    int                    // number of columns in the header
 }
 
 func newGenericCSV(loc *time.Location, currency string) *genericCSV {
-	return &genericCSV{loc: loc, currency: currency, ordinals: ordinals{}}
+	return &genericCSV{loc: loc, currency: currency, ordinals: newOrdinals()}
 }
 
 func (p *genericCSV) readHeader(h []string) error {

@@ -95,7 +95,8 @@ type Summary struct {
 // Run imports p.Paths into store p.StoreID in one transaction and reports
 // what it did. Malformed rows are listed in Summary.Rejected and do not stop
 // the import. An error (unreadable file, wrong header, unknown store, database
-// failure) rolls everything back; the Summary then tells how far reading got.
+// failure) rolls everything back; the Summary then only tells how far
+// reading got, with every created and updated count zero.
 func Run(ctx context.Context, pool *pgxpool.Pool, p Params) (Summary, error) {
 	start := time.Now()
 	sum := Summary{SkippedByReason: map[string]int64{}}
@@ -111,9 +112,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, p Params) (Summary, error) {
 	})
 	sum.Duration = time.Since(start)
 	if err != nil {
+		sum.forgetWrites()
 		return sum, fmt.Errorf("import into store %d: %w", p.StoreID, err)
 	}
 	return sum, nil
+}
+
+// forgetWrites zeroes the counts of created and updated rows, which a
+// rollback has undone, and keeps what reading found.
+func (s *Summary) forgetWrites() {
+	*s = Summary{RowsRead: s.RowsRead, RowsImported: s.RowsImported, RowsSkipped: s.RowsSkipped,
+		RowsRejected: s.RowsRejected, SkippedByReason: s.SkippedByReason, Rejected: s.Rejected}
 }
 
 func (p Params) validate() error {
@@ -128,12 +137,6 @@ func (p Params) validate() error {
 
 // runTx does the whole import inside tx: stage every row with COPY, then merge.
 func runTx(ctx context.Context, tx pgx.Tx, p Params, files []inputFile, sum *Summary) error {
-	dbgStart := time.Now()
-	if os.Getenv("DBG_EXPLAIN") != "" {
-		if _, err := tx.Exec(ctx, "LOAD 'auto_explain'; SET LOCAL auto_explain.log_min_duration='300ms'; SET LOCAL auto_explain.log_analyze=on; SET LOCAL auto_explain.log_nested_statements=on"); err != nil {
-			return err
-		}
-	}
 	if err := lockStore(ctx, tx, p.StoreID); err != nil {
 		return err
 	}
@@ -144,14 +147,17 @@ func runTx(ctx context.Context, tx pgx.Tx, p Params, files []inputFile, sum *Sum
 		return err
 	}
 	bar := progress.New(p.Progress, "import", totalSize(files), progress.WithUnit("bytes"))
-	src := newSource(files, newParser(p), sum, bar)
+	agg := newAggregates()
+	src := newSource(files, newParser(p), agg, sum, bar)
 	defer src.close()
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{stagingTable}, stagingColumns, src); err != nil {
 		return fmt.Errorf("stage rows: %w", err)
 	}
 	bar.Done()
-	fmt.Fprintln(os.Stderr, "DEBUG copy", time.Since(dbgStart))
-	return merge(ctx, tx, p.StoreID, sum)
+	save := step{"stage orders, products and customers", func(ctx context.Context, tx pgx.Tx, _ int64, _ *Summary) error {
+		return agg.save(ctx, tx)
+	}}
+	return runSteps(ctx, tx, append([]step{save}, mergeSteps...), p.StoreID, sum, p.Progress)
 }
 
 // fillStoreDefaults takes the timezone and currency saved on the store for

@@ -205,6 +205,52 @@ func TestGenericCSV(t *testing.T) {
 	}
 }
 
+func TestGenericCSVCustomerByEmailAndReimport(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	storeID := newStore(t, pool, "UTC", "USD")
+	first := writeFile(t, "a.csv", "order_id,placed_at,email,product_id,quantity,unit_price\n"+
+		"A1,2025-01-01 10:00:00,ana@example.com,P1,1,5.00\n")
+	// Later export: the shop now has customer ids, and one product id moved.
+	second := writeFile(t, "b.csv", "order_id,placed_at,customer_id,email,product_id,sku,quantity,unit_price,title\n"+
+		"A2,2025-02-01 10:00:00,c-9,ANA@example.com,P1,,2,4.00,Pen\n"+
+		"A3,2025-02-02 10:00:00,c-10,bo@example.com,,SKU-2,1,1.5,Pad\n")
+
+	p := Params{StoreID: storeID, Format: FormatGenericCSV, Paths: []string{first}}
+	if _, err := Run(ctx, pool, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Paths = []string{first, second}
+	sum, err := Run(ctx, pool, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c-9's email belongs to the customer from the first import: no new
+	// customer, the order goes to her. P1 gets its newer price and a title.
+	if sum.Orders != 2 || sum.Customers != 1 || sum.Products != 1 || sum.ProductsUpdated != 1 || sum.Lines != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	assertRows(t, pool, `SELECT o.external_id, coalesce(c.external_id, 'NULL'), c.email FROM orders o
+		JOIN customers c ON c.id = o.customer_id ORDER BY 1`,
+		"A1 NULL ana@example.com", "A2 NULL ana@example.com", "A3 c-10 bo@example.com")
+	assertRows(t, pool, `SELECT external_id, sku, title, price_minor FROM products ORDER BY 1`,
+		"P1  Pen 400", "SKU-2 SKU-2 Pad 150")
+
+	before := snapshot(t, pool)
+	again, err := Run(ctx, pool, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Orders+again.Customers+again.Products+again.Lines+again.OrdersUpdated+again.CustomersUpdated+
+		again.ProductsUpdated+again.LinesUpdated != 0 {
+		t.Fatalf("re-import changed something: %+v", again)
+	}
+	if after := snapshot(t, pool); !reflect.DeepEqual(before, after) {
+		t.Fatalf("rows changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
 func TestGenericCSVUnknownColumn(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.New(t)
@@ -280,6 +326,18 @@ func TestFolderIsReadInNameOrder(t *testing.T) {
 	}
 	if want := []string{"a.CSV", "b.csv", "c.csv"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
+	}
+}
+
+func TestOrdinalsCountEachOrderAcrossInterruptions(t *testing.T) {
+	t.Parallel()
+	o := newOrdinals()
+	var got []string
+	for _, order := range []string{"A", "A", "B", "A", "C", "B", "B"} {
+		got = append(got, order+o.next(order))
+	}
+	if want := []string{"A1", "A2", "B1", "A3", "C1", "B2", "B3"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }
 

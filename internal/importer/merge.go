@@ -3,7 +3,7 @@ package importer
 import (
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +24,10 @@ func lockStore(ctx context.Context, tx pgx.Tx, storeID int64) error {
 	return nil
 }
 
-// createStaging creates the staging table. The merge statements sort and
-// hash a few hundred thousand rows; the default 4MB work_mem would spill them
-// to disk, so the transaction raises it for itself.
+// createStaging creates the staging table. The merge's hash joins and sorts
+// (matching cancellations hashes some 150k order and product pairs) would
+// spill to disk at the default 4MB work_mem, so the transaction raises it for
+// itself.
 func createStaging(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'`); err != nil {
 		return fmt.Errorf("raise work_mem: %w", err)
@@ -37,76 +38,64 @@ func createStaging(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// merge moves the staged rows into the store's tables, in dependency order.
-func merge(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
-	steps := []struct {
-		name string
-		fn   func(context.Context, pgx.Tx, int64, *Summary) error
-	}{
-		{"prepare staged rows", prepare},
-		{"merge customers", mergeCustomers},
-		{"merge products", mergeProducts},
-		{"merge orders", mergeOrders},
-		{"merge order lines", mergeLines},
-		{"update order totals", updateTotals},
-		{"apply cancellations", applyRefunds},
+// analyzeIfGrown refreshes the planner's statistics of table when the import
+// has just grown it by a fifth or more. Autovacuum cannot see rows of an
+// uncommitted transaction, so without this the first import into an empty
+// store plans the next statements for tables of a few rows and picks nested
+// loops that take minutes. A small sample is enough for that, and autovacuum
+// analyzes the table properly once the import commits (it changed a fifth of
+// the rows); a table many times larger than the import is left alone.
+func analyzeIfGrown(ctx context.Context, tx pgx.Tx, table string, added int64) error {
+	if added == 0 {
+		return nil
 	}
-	for _, s := range steps {
-		t0 := time.Now()
-		if err := s.fn(ctx, tx, storeID, sum); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		fmt.Fprintln(os.Stderr, "DEBUG", s.name, time.Since(t0))
+	var rows float64
+	if err := tx.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table).Scan(&rows); err != nil {
+		return fmt.Errorf("read size of %s: %w", table, err)
 	}
-	return nil
+	if rows >= 0 && float64(added) < rows/5 { // -1: never analyzed
+		return nil
+	}
+	return analyzeSmall(ctx, tx, table)
 }
 
-// prepareSQL gives the planner statistics (a fresh temp table has none, and
-// without them it picks nested loops over 500k rows) and derives one row per
-// customer, product and order. Customers are keyed by external id, or by
-// email when the row has no id. A product's title and price come from its
-// latest line that has both a title and a positive price (else its latest
-// line), because the data has zero-priced lines with notes such as "check"
-// for a description; its category is the latest non-empty one. An order's
-// fields come from its first line.
-const prepareSQL = `
-ANALYZE import_rows;
+// step is one statement group of the merge.
+type step struct {
+	name string
+	fn   func(context.Context, pgx.Tx, int64, *Summary) error
+}
 
-CREATE TEMP TABLE import_customers ON COMMIT DROP AS
-SELECT DISTINCT ON (cust_ext, CASE WHEN cust_ext = '' THEN email END)
-       NULLIF(cust_ext, '') AS external_id, NULLIF(email, '') AS email, country
-FROM import_rows
-WHERE kind = 'line'
-ORDER BY cust_ext, CASE WHEN cust_ext = '' THEN email END, email <> '' DESC, placed_at DESC, seq DESC;
+// mergeSteps move the staged rows into the store's tables, in dependency
+// order.
+var mergeSteps = []step{
+	{"merge customers", mergeCustomers},
+	{"merge products", mergeProducts},
+	{"merge orders", mergeOrders},
+	{"merge order lines", mergeLines},
+	{"update order totals", updateTotals},
+	{"apply cancellations", applyRefunds},
+}
 
-CREATE TEMP TABLE import_products ON COMMIT DROP AS
-SELECT p.product_ext, p.sku, p.title, COALESCE(c.category, '') AS category, p.price_minor, p.currency, p.placed_at
-FROM (
-    SELECT DISTINCT ON (product_ext) product_ext, sku, title, price_minor, currency, placed_at
-    FROM import_rows
-    WHERE kind = 'line'
-    ORDER BY product_ext, (title <> '' AND price_minor > 0) DESC, placed_at DESC, seq DESC
-) p
-LEFT JOIN (
-    SELECT DISTINCT ON (product_ext) product_ext, category
-    FROM import_rows
-    WHERE kind = 'line' AND category <> ''
-    ORDER BY product_ext, placed_at DESC, seq DESC
-) c USING (product_ext);
-
-CREATE TEMP TABLE import_orders ON COMMIT DROP AS
-SELECT DISTINCT ON (order_ext) order_ext, placed_at, cust_ext, email, currency, status,
-       sum(quantity::bigint * price_minor) OVER (PARTITION BY order_ext) AS total_minor
-FROM import_rows
-WHERE kind = 'line'
-ORDER BY order_ext, seq;
-
-ANALYZE import_customers, import_products, import_orders;
-`
-
-func prepare(ctx context.Context, tx pgx.Tx, _ int64, _ *Summary) error {
-	_, err := tx.Exec(ctx, prepareSQL)
-	return err
+// runSteps runs steps in order. Merging takes longer than reading the files,
+// so each step says what it is doing and how long it took on progressTo
+// (when not nil).
+func runSteps(ctx context.Context, tx pgx.Tx, steps []step, storeID int64, sum *Summary, progressTo io.Writer) error {
+	for _, s := range steps {
+		start := time.Now()
+		if progressTo != nil {
+			fmt.Fprintf(progressTo, "import: %s… ", s.name)
+		}
+		if err := s.fn(ctx, tx, storeID, sum); err != nil {
+			if progressTo != nil {
+				fmt.Fprintln(progressTo, "failed")
+			}
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		if progressTo != nil {
+			fmt.Fprintln(progressTo, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return nil
 }
 
 // insertCustomersSQL creates customers not seen before. DO NOTHING without a
@@ -116,7 +105,7 @@ func prepare(ctx context.Context, tx pgx.Tx, _ int64, _ *Summary) error {
 const insertCustomersSQL = `
 WITH created AS (
     INSERT INTO customers (store_id, external_id, email, country)
-    SELECT $1, external_id, email, country FROM import_customers
+    SELECT $1, external_id, email, country FROM import_customers ORDER BY first_seq
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
@@ -145,6 +134,9 @@ func mergeCustomers(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary)
 	if err := tx.QueryRow(ctx, insertCustomersSQL, storeID).Scan(&sum.Customers); err != nil {
 		return err
 	}
+	if err := analyzeIfGrown(ctx, tx, "customers", sum.Customers); err != nil {
+		return err
+	}
 	tag, err := tx.Exec(ctx, fillCustomersSQL, storeID)
 	if err != nil {
 		return err
@@ -156,13 +148,13 @@ func mergeCustomers(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary)
 // upsertProductsSQL creates products and refreshes those the import has
 // newer lines for. Products from the store's catalog feed are never touched,
 // and an empty title or a zero price never replaces a known one.
-// source_updated_at is the time of the line the values came from, so that
+// source_updated_at is the time of the product's latest line, so that
 // importing an older file after a newer one does not roll prices back, and a
 // repeated import (same times) updates nothing.
 const upsertProductsSQL = `
 WITH up AS (
     INSERT INTO products AS p (store_id, external_id, sku, title, category, price_minor, currency, source_updated_at)
-    SELECT $1, product_ext, sku, title, category, price_minor, currency, placed_at FROM import_products
+    SELECT $1, product_ext, sku, title, category, price_minor, currency, seen_at FROM import_products ORDER BY first_seq
     ON CONFLICT (store_id, external_id) DO UPDATE SET
         sku = COALESCE(NULLIF(EXCLUDED.sku, ''), p.sku),
         title = COALESCE(NULLIF(EXCLUDED.title, ''), p.title),
@@ -178,15 +170,19 @@ WITH up AS (
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`
 
 func mergeProducts(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
-	return tx.QueryRow(ctx, upsertProductsSQL, storeID).Scan(&sum.Products, &sum.ProductsUpdated)
+	if err := tx.QueryRow(ctx, upsertProductsSQL, storeID).Scan(&sum.Products, &sum.ProductsUpdated); err != nil {
+		return err
+	}
+	return analyzeIfGrown(ctx, tx, "products", sum.Products)
 }
 
-// upsertOrdersSQL creates orders and corrects known ones. An order's customer
+// upsertOrdersSQL creates orders and corrects known ones, and notes in
+// import_order_ids which orders it created or changed. An order's customer
 // is found by external id, else by email. A "paid" import never undoes a
 // refund recorded since (by a webhook or by applyRefunds); placed_at only
 // moves earlier, so an order split across imports settles on its first line.
-// total_minor is set on insert only: updateTotals recomputes it from all the
-// order's lines in the database.
+// total_minor is set on insert only: updateTotals recomputes it for orders
+// that already existed.
 const upsertOrdersSQL = `
 WITH src AS (
     SELECT o.*, COALESCE(by_id.id, by_email.id) AS customer_id
@@ -195,7 +191,7 @@ WITH src AS (
     LEFT JOIN customers by_email ON by_email.store_id = $1 AND by_email.email = NULLIF(o.email, '')
 ), up AS (
     INSERT INTO orders AS o (store_id, external_id, number, customer_id, currency, total_minor, status, placed_at)
-    SELECT $1, order_ext, order_ext, customer_id, currency, total_minor, status, placed_at FROM src
+    SELECT $1, order_ext, order_ext, customer_id, currency, total_minor, status, placed_at FROM src ORDER BY first_seq
     ON CONFLICT (store_id, external_id) DO UPDATE SET
         customer_id = COALESCE(EXCLUDED.customer_id, o.customer_id),
         currency = EXCLUDED.currency,
@@ -209,24 +205,46 @@ WITH src AS (
         CASE WHEN EXCLUDED.status = 'paid' AND o.status IN ('partially_refunded', 'refunded')
              THEN o.status ELSE EXCLUDED.status END,
         LEAST(o.placed_at, EXCLUDED.placed_at))
-    RETURNING xmax = 0 AS created
+    RETURNING o.id, o.external_id, xmax = 0 AS created
 )
-SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`
+INSERT INTO import_order_ids SELECT id, external_id, created FROM up`
 
 func mergeOrders(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
-	return tx.QueryRow(ctx, upsertOrdersSQL, storeID).Scan(&sum.Orders, &sum.OrdersUpdated)
+	if _, err := tx.Exec(ctx, upsertOrdersSQL, storeID); err != nil {
+		return err
+	}
+	if err := analyzeSmall(ctx, tx, "import_order_ids"); err != nil {
+		return err
+	}
+	err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM import_order_ids`).
+		Scan(&sum.Orders, &sum.OrdersUpdated)
+	if err != nil {
+		return err
+	}
+	return analyzeIfGrown(ctx, tx, "orders", sum.Orders)
 }
 
-// upsertLinesSQL joins the staged lines back to the ids of their orders and
-// products. refunded_quantity is not touched: refunds own it.
-const upsertLinesSQL = `
+// insertNewLinesSQL inserts the lines of the orders this import created. No
+// other transaction can see those orders, so their lines cannot exist yet
+// and a plain INSERT is safe; it saves the ON CONFLICT arbiter check, which
+// costs seconds over 400k lines.
+const insertNewLinesSQL = `
+INSERT INTO order_lines (order_id, store_id, external_id, product_id, sku, title, quantity, unit_price_minor)
+SELECT n.id, $1, r.line_ext, p.id, r.sku, r.title, r.quantity, r.price_minor
+FROM import_rows r
+JOIN import_order_ids n ON n.order_ext = r.order_ext AND n.created
+JOIN products p ON p.store_id = $1 AND p.external_id = r.product_ext`
+
+// upsertOldLinesSQL upserts the lines of orders that existed before. It
+// leaves refunded_quantity alone: refunds own it.
+const upsertOldLinesSQL = `
 WITH up AS (
     INSERT INTO order_lines AS l (order_id, store_id, external_id, product_id, sku, title, quantity, unit_price_minor)
     SELECT o.id, $1, r.line_ext, p.id, r.sku, r.title, r.quantity, r.price_minor
     FROM import_rows r
     JOIN orders o ON o.store_id = $1 AND o.external_id = r.order_ext
     JOIN products p ON p.store_id = $1 AND p.external_id = r.product_ext
-    WHERE r.kind = 'line'
+    WHERE NOT EXISTS (SELECT 1 FROM import_order_ids n WHERE n.id = o.id AND n.created)
     ON CONFLICT (order_id, external_id) DO UPDATE SET
         product_id = EXCLUDED.product_id, sku = EXCLUDED.sku, title = EXCLUDED.title,
         quantity = EXCLUDED.quantity, unit_price_minor = EXCLUDED.unit_price_minor
@@ -237,13 +255,32 @@ WITH up AS (
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up`
 
 func mergeLines(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
-	return tx.QueryRow(ctx, upsertLinesSQL, storeID).Scan(&sum.Lines, &sum.LinesUpdated)
+	tag, err := tx.Exec(ctx, insertNewLinesSQL, storeID)
+	if err != nil {
+		return fmt.Errorf("insert lines of new orders: %w", err)
+	}
+	sum.Lines = tag.RowsAffected()
+	var allNew bool
+	err = tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM import_orders) = (SELECT count(*) FROM import_order_ids WHERE created)`).
+		Scan(&allNew)
+	if err != nil {
+		return fmt.Errorf("count new orders: %w", err)
+	}
+	if !allNew { // a first import skips a pass over every staged row
+		var created int64
+		if err := tx.QueryRow(ctx, upsertOldLinesSQL, storeID).Scan(&created, &sum.LinesUpdated); err != nil {
+			return fmt.Errorf("upsert lines of known orders: %w", err)
+		}
+		sum.Lines += created
+	}
+	return analyzeIfGrown(ctx, tx, "order_lines", sum.Lines)
 }
 
 // updateTotalsSQL sets total_minor to the sum of all the order's lines in the
 // database, not just the staged ones, so that an order whose lines arrive in
-// two imports ends up with the right total. Orders whose total is already
-// right are not touched.
+// two imports ends up with the right total. Orders this import created got
+// all their lines from it, so their total is already right and they are
+// skipped; so are orders whose total is right.
 const updateTotalsSQL = `
 UPDATE orders o SET total_minor = t.total_minor, updated_at = now()
 FROM (
@@ -251,6 +288,7 @@ FROM (
     FROM import_orders io
     JOIN orders o2 ON o2.store_id = $1 AND o2.external_id = io.order_ext
     JOIN order_lines l ON l.order_id = o2.id
+    WHERE NOT EXISTS (SELECT 1 FROM import_order_ids n WHERE n.id = o2.id AND n.created)
     GROUP BY l.order_id
 ) t
 WHERE o.id = t.order_id AND o.total_minor <> t.total_minor`

@@ -38,7 +38,7 @@ var serviceCodes = map[string]bool{
 // /work/shared/datasets/online_retail_uci/README.md and docs/import.md).
 type onlineRetail struct {
 	loc      *time.Location
-	ordinals ordinals
+	ordinals *ordinals
 	// Rows of one invoice share a timestamp, so remembering the last one
 	// saves most of the time parsing.
 	lastDate string
@@ -46,7 +46,7 @@ type onlineRetail struct {
 }
 
 func newOnlineRetail(loc *time.Location) *onlineRetail {
-	return &onlineRetail{loc: loc, ordinals: ordinals{}}
+	return &onlineRetail{loc: loc, ordinals: newOrdinals()}
 }
 
 func (p *onlineRetail) readHeader(h []string) error {

@@ -36,14 +36,11 @@ import (
 // import adds nothing.
 const applyRefundsSQL = `
 WITH c AS (
-    SELECT r.seq, r.order_ext || ':' || r.line_ext AS refund_ext, r.placed_at, r.quantity AS q,
-           cu.id AS customer_id, p.id AS product_id
-    FROM import_rows r
+    SELECT r.seq, r.refund_ext, r.placed_at, r.quantity AS q, cu.id AS customer_id, p.id AS product_id
+    FROM import_refunds r
     JOIN customers cu ON cu.store_id = $1 AND cu.external_id = NULLIF(r.cust_ext, '')
     JOIN products p ON p.store_id = $1 AND p.external_id = r.product_ext
-    WHERE r.kind = 'refund'
-      AND NOT EXISTS (SELECT 1 FROM refund_lines x
-                      WHERE x.store_id = $1 AND x.refund_external_id = r.order_ext || ':' || r.line_ext)
+    WHERE NOT EXISTS (SELECT 1 FROM refund_lines x WHERE x.store_id = $1 AND x.refund_external_id = r.refund_ext)
 ), pl AS (
     SELECT l.id AS line_id, o.customer_id, l.product_id, o.placed_at, l.quantity - l.refunded_quantity AS rem
     FROM order_lines l
@@ -106,10 +103,8 @@ FROM (
 WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded') AND o.status <> s.status`
 
 const unmatchedSQL = `
-SELECT count(*) FROM import_rows r
-WHERE r.kind = 'refund'
-  AND NOT EXISTS (SELECT 1 FROM refund_lines x
-                  WHERE x.store_id = $1 AND x.refund_external_id = r.order_ext || ':' || r.line_ext)`
+SELECT count(*) FROM import_refunds r
+WHERE NOT EXISTS (SELECT 1 FROM refund_lines x WHERE x.store_id = $1 AND x.refund_external_id = r.refund_ext)`
 
 func applyRefunds(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) error {
 	var orderIDs []int64

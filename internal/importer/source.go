@@ -14,44 +14,34 @@ import (
 	"github.com/remarket/remarket/internal/progress"
 )
 
-// stagingTable holds the rows of one import until they are merged. It is a
-// TEMP table dropped at commit: it is private to the transaction, is not
-// WAL-logged and has no indexes, so COPY into it costs little more than
-// sending the bytes.
+// stagingTable holds the purchase lines of one import until they are merged.
+// It is a TEMP table dropped at commit: it is private to the transaction, is
+// not WAL-logged and has no indexes, so COPY into it costs little more than
+// sending the bytes. It has only what the line inserts need; orders,
+// products, customers and cancellations go through aggregates.
 const stagingTable = "import_rows"
 
 const createStagingSQL = `
 CREATE TEMP TABLE import_rows (
-    seq         bigint NOT NULL,  -- position in the input, for deterministic tie-breaks
-    kind        text NOT NULL,    -- 'line' (a purchase line) or 'refund' (a cancellation line)
     order_ext   text NOT NULL,
     line_ext    text NOT NULL,    -- ordinal of the row within its order
-    placed_at   timestamptz NOT NULL,
-    cust_ext    text NOT NULL,    -- '' when unknown
-    email       text NOT NULL,    -- '' when unknown
-    country     text NOT NULL,
     product_ext text NOT NULL,
     sku         text NOT NULL,
     title       text NOT NULL,
-    category    text NOT NULL,
-    quantity    int NOT NULL,     -- positive; for a refund, the units returned
-    price_minor bigint NOT NULL,
-    currency    text NOT NULL,
-    status      text NOT NULL
+    quantity    int NOT NULL,
+    price_minor bigint NOT NULL
 ) ON COMMIT DROP`
 
-var stagingColumns = []string{
-	"seq", "kind", "order_ext", "line_ext", "placed_at", "cust_ext", "email", "country",
-	"product_ext", "sku", "title", "category", "quantity", "price_minor", "currency", "status",
-}
+var stagingColumns = []string{"order_ext", "line_ext", "product_ext", "sku", "title", "quantity", "price_minor"}
 
-// Row kinds in the staging table.
+// Kinds of parsed rows.
 const (
-	kindLine   = "line"
-	kindRefund = "refund"
+	kindLine   = "line"   // a purchase line, staged in import_rows
+	kindRefund = "refund" // a cancellation line, kept by aggregates
 )
 
-// row is one staged row; the fields follow stagingColumns.
+// row is one parsed CSV row: a staged line (see stagingColumns) plus the
+// order, customer and product fields that aggregates keeps.
 type row struct {
 	kind       string
 	orderExt   string
@@ -91,15 +81,22 @@ type source struct {
 	path   string
 	csv    *csv.Reader
 	parser parser
+	agg    *aggregates
 	sum    *Summary
 	bar    *progress.Bar
-	seq    int64
-	vals   []any
+	seq    int64 // position of the current row among the imported ones
+	cur    row   // the row Values returns
+	vals   []any // pointers into cur, in stagingColumns order
 	err    error
 }
 
-func newSource(files []inputFile, p parser, sum *Summary, bar *progress.Bar) *source {
-	return &source{files: files, parser: p, sum: sum, bar: bar, vals: make([]any, len(stagingColumns))}
+func newSource(files []inputFile, p parser, agg *aggregates, sum *Summary, bar *progress.Bar) *source {
+	s := &source{files: files, parser: p, agg: agg, sum: sum, bar: bar}
+	// Pointers, set up once: boxing each value into an interface would
+	// allocate for every string of every row, a third of the parse time.
+	c := &s.cur
+	s.vals = []any{&c.orderExt, &c.lineExt, &c.productExt, &c.sku, &c.title, &c.quantity, &c.priceMinor}
+	return s
 }
 
 // Next advances to the next row worth staging, recording skipped and
@@ -136,7 +133,12 @@ func (s *source) Next() bool {
 		default:
 			s.seq++
 			s.sum.RowsImported++
-			s.setValues(&r)
+			if r.kind == kindRefund {
+				s.agg.addRefund(&r, s.seq)
+				continue
+			}
+			s.agg.add(&r, s.seq)
+			s.cur = r
 			return true
 		}
 	}
@@ -178,15 +180,8 @@ func (s *source) openNext() bool {
 	return true
 }
 
-func (s *source) setValues(r *row) {
-	v := s.vals
-	v[0], v[1], v[2], v[3], v[4] = s.seq, r.kind, r.orderExt, r.lineExt, r.placedAt
-	v[5], v[6], v[7], v[8], v[9] = r.custExt, r.email, r.country, r.productExt, r.sku
-	v[10], v[11], v[12], v[13], v[14], v[15] = r.title, r.category, r.quantity, r.priceMinor, r.currency, r.status
-}
-
 // Values returns the current row. pgx encodes it before calling Next again,
-// so one slice serves every row.
+// so one slice of pointers serves every row.
 func (s *source) Values() ([]any, error) { return s.vals, nil }
 
 // Err reports why reading stopped early, if it did.
@@ -215,15 +210,25 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // ordinals numbers the rows of each order 1, 2, 3… in input order. The
 // number is the line's external id, so a re-import of the same files gives
-// every line the same id and updates it instead of adding a copy.
-type ordinals map[string]int32
+// every line the same id and updates it instead of adding a copy. Rows of an
+// order are nearly always contiguous, so the current order's count is kept
+// aside and the map is only touched when the order changes.
+type ordinals struct {
+	done map[string]int32 // counts of orders seen before the current one
+	cur  string
+	n    int32
+}
 
-func (o ordinals) next(order string) string {
-	n, ok := o[order]
-	if !ok {
-		order = strings.Clone(order) // keep the id, not the whole record it slices
+func newOrdinals() *ordinals { return &ordinals{done: map[string]int32{}} }
+
+func (o *ordinals) next(order string) string {
+	if order != o.cur || o.n == 0 {
+		if o.n > 0 {
+			o.done[o.cur] = o.n
+		}
+		o.cur = strings.Clone(order) // keep the id, not the whole record it slices
+		o.n = o.done[order]
 	}
-	n++
-	o[order] = n
-	return strconv.Itoa(int(n))
+	o.n++
+	return strconv.Itoa(int(o.n))
 }

@@ -215,10 +215,14 @@ func (b *Bar) count(n int64) string {
 // to read than an instantaneous rate and good enough for an ETA.
 func (b *Bar) rate(n int64, elapsed time.Duration) string {
 	r := perSecond(n, elapsed)
-	if b.unit == "bytes" {
+	switch {
+	case b.unit == "bytes":
 		return formatBytes(int64(r)) + "/s"
+	case r < 10: // slow, coarse units such as steps
+		return fmt.Sprintf("%.1f/s", r)
+	default:
+		return groupThousands(int64(r)) + "/s"
 	}
-	return groupThousands(int64(r)) + "/s"
 }
 
 func (b *Bar) eta(n int64, elapsed time.Duration) (string, bool) {
