@@ -197,6 +197,32 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &p); err != nil || !strings.HasSuffix(p.Customer.Email, ".1@example.com") || len(p.Orders) != len(orders) {
 		t.Errorf("customer show: %v %s", err, r.stdout)
 	}
+	r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "4", "--json")
+	var picks []struct {
+		Rank   int    `json:"rank"`
+		Title  string `json:"title"`
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &picks); err != nil || len(picks) != 4 || picks[0].Reason == "" || picks[0].Title == "" {
+		t.Errorf("recs show: %v %+v", err, r)
+	}
+	r = run(t, env, "eval", "--store", "demo-shop.example", "--k", "5", "--json")
+	var rep struct {
+		K       int `json:"k"`
+		Targets map[string]struct {
+			Customers int `json:"customers"`
+			Results   []struct {
+				Name    string  `json:"name"`
+				HitRate float64 `json:"hit_rate"`
+			} `json:"results"`
+		} `json:"targets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.K != 5 || len(rep.Targets["new"].Results) < 7 {
+		t.Errorf("eval --json: %v %+v", err, r)
+	}
+	if r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--strategy", "magic"); r.code != ExitUsage {
+		t.Errorf("unknown strategy: %+v", r)
+	}
 	// The demo again: everything is a duplicate, nothing new is stored.
 	r = run(t, env, "demo", "--customers", "40")
 	if r.code != 0 || !strings.Contains(r.stdout, "200 OK") || strings.Contains(r.stdout, "202 Accepted,") {

@@ -105,7 +105,7 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
-		a.importCmd(), a.demoCmd(), a.templatesCmd())
+		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd())
 	return root
 }
 

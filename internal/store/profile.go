@@ -185,3 +185,15 @@ func OrderList(ctx context.Context, db DB, p OrderListParams) ([]Order, error) {
 	}
 	return out, rows.Err()
 }
+
+// CustomerGet returns a customer by remarket id.
+func CustomerGet(ctx context.Context, db DB, id int64) (Customer, error) {
+	var c Customer
+	err := db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = $1`, id).Scan(
+		&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
+		&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt)
+	if err != nil {
+		return Customer{}, notFound(fmt.Sprintf("get customer %d", id), err)
+	}
+	return c, nil
+}

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/remarket/remarket/internal/progress"
+	"github.com/remarket/remarket/internal/recommend"
+	"github.com/remarket/remarket/internal/recs"
+	"github.com/remarket/remarket/internal/store"
+)
+
+func (a *app) recsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "recs", Short: "Recommendations for customers"}
+	cmd.AddCommand(a.recsShowCmd(), a.recsRebuildCmd())
+	return cmd
+}
+
+// pickRow is one line of recs show.
+type pickRow struct {
+	Rank     int     `json:"rank"`
+	Product  int64   `json:"product_id"`
+	SKU      string  `json:"sku"`
+	Title    string  `json:"title"`
+	Score    float64 `json:"score"`
+	Strategy string  `json:"strategy"`
+	Reason   string  `json:"reason"`
+}
+
+func (a *app) recsShowCmd() *cobra.Command {
+	var storeRef, customer, strategy string
+	var k int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Show a customer's recommendations with the reason for each",
+		Args:  exactArgs(0, "no arguments (use --customer)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(recommend.Strategies, strategy) {
+				return usagef("--strategy %q: use one of %v", strategy, recommend.Strategies)
+			}
+			if k < 1 || k > 100 {
+				return usagef("--k %d: use 1 to 100", k)
+			}
+			if customer == "" {
+				return usagef("--customer is required (an email or customer id)")
+			}
+			st, err := a.findStore(cmd.Context(), storeRef)
+			if err != nil {
+				return err
+			}
+			cu, err := store.CustomerFind(cmd.Context(), a.pool, st.ID, customer)
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no customer %q in store %s", customer, st.Name)
+			}
+			if err != nil {
+				return err
+			}
+			rows, err := a.picks(cmd.Context(), st.ID, cu.ID, strategy, k)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, rows)
+			}
+			tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RANK\tPRODUCT\tSCORE\tREASON")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%d\t%s\t%.3f\t%s\n", r.Rank, r.Title, r.Score, r.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
+	cmd.Flags().StringVar(&customer, "customer", "", "customer email or id")
+	cmd.Flags().StringVar(&strategy, "strategy", recommend.Blend, fmt.Sprintf("one of %v", recommend.Strategies))
+	cmd.Flags().IntVar(&k, "k", 6, "how many products")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) picks(ctx context.Context, storeID, customerID int64, strategy string, k int) ([]pickRow, error) {
+	svc := &recs.Service{DB: a.pool, Opts: recommend.DefaultOptions}
+	recent, err := store.RecentlyRecommended(ctx, a.pool, customerID, 30)
+	if err != nil {
+		return nil, err
+	}
+	picks, err := svc.Recommend(ctx, storeID, recommend.Request{Customer: customerID, Strategy: strategy, K: k, RecentlySent: recent})
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(picks))
+	for i, p := range picks {
+		ids[i] = p.Product
+	}
+	products, err := store.ProductsByID(ctx, a.pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	rows := []pickRow{}
+	for i, p := range picks {
+		pr := products[p.Product]
+		rows = append(rows, pickRow{Rank: i + 1, Product: p.Product, SKU: pr.SKU, Title: pr.Title, Score: p.Score, Strategy: p.Strategy, Reason: p.Reason})
+	}
+	return rows, nil
+}
+
+func (a *app) recsRebuildCmd() *cobra.Command {
+	var storeRef string
+	cmd := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Train a store's model from all stored orders and report what it holds",
+		Long: `Models are kept current on their own: each process trains a store's model from
+the stored orders on first use and adds new orders before answering. rebuild
+trains one from scratch now, for example to check a store after an import.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := a.findStore(cmd.Context(), storeRef)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			bar := progress.New(a.env.Stderr, "loading orders", 1, progress.WithUnit("steps"))
+			h, err := recs.LoadHistory(cmd.Context(), a.pool, st.ID)
+			if err != nil {
+				return err
+			}
+			bar.Done()
+			loaded := time.Since(start)
+			recommend.Train(h, recommend.DefaultOptions)
+			fmt.Fprintf(a.env.Stdout, "store %s: %d products, %d kept purchases; loaded in %s, trained in %s\n", st.Name,
+				len(h.Products), len(h.Purchases), loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
+	return cmd
+}
+
+func (a *app) evalCmd() *cobra.Command {
+	var storeRef, cutoff string
+	var k int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Measure every strategy and two baselines offline on the store's own orders",
+		Long:  "Trains on orders before --cutoff and scores the top K against what each customer bought after it (docs/recommendations.md).",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := recommend.EvalParams{K: k, Options: recommend.DefaultOptions}
+			if cutoff != "" {
+				t, err := parseDate(cutoff)
+				if err != nil {
+					return err
+				}
+				p.Cutoff = t
+			}
+			if k < 1 || k > 100 {
+				return usagef("--k %d: use 1 to 100", k)
+			}
+			st, err := a.findStore(cmd.Context(), storeRef)
+			if err != nil {
+				return err
+			}
+			h, err := recs.LoadHistory(cmd.Context(), a.pool, st.ID)
+			if err != nil {
+				return err
+			}
+			if len(h.Purchases) == 0 {
+				return fmt.Errorf("store %s has no orders to evaluate on (import some first)", st.Name)
+			}
+			var bar *progress.Bar
+			p.ProgressFunc = func(done, total int) {
+				if bar == nil {
+					bar = progress.New(a.env.Stderr, "evaluating", int64(total), progress.WithUnit("customers"))
+				}
+				bar.Set(int64(done))
+			}
+			// The model's maps let Go's heap grow well past what is live;
+			// a soft limit keeps the whole evaluation under 500 MB.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(400 << 20)
+			}
+			rep := recommend.Evaluate(h, p)
+			if bar != nil {
+				bar.Done()
+			}
+			if asJSON {
+				return printJSON(a.env.Stdout, rep)
+			}
+			printReport(a, rep)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
+	cmd.Flags().StringVar(&cutoff, "cutoff", "", "train before this time (default: 80 % of the stored time range)")
+	cmd.Flags().IntVar(&k, "k", 10, "list length")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printReport(a *app, rep recommend.Report) {
+	fmt.Fprintf(a.env.Stdout, "cutoff %s, K = %d, %d training and %d test purchases\n", rep.Cutoff.Format(time.DateTime), rep.K, rep.TrainPurchases, rep.TestPurchases)
+	for _, target := range []string{"new", "all"} {
+		t, ok := rep.Targets[target]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(a.env.Stdout, "\ntarget %q (%d customers)\n", target, t.Customers)
+		tw := tabwriter.NewWriter(a.env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "NAME\tHITRATE@%d\tRECALL@%d\tNDCG@%d\tCOVERAGE\n", rep.K, rep.K, rep.K)
+		for _, r := range t.Results {
+			name := r.Name
+			if r.Baseline {
+				name += " (baseline)"
+			}
+			fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.3f\n", name, r.HitRate, r.Recall, r.NDCG, r.Coverage)
+		}
+		tw.Flush()
+	}
+}

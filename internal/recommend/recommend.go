@@ -1,0 +1,647 @@
+package recommend
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Strategy names.
+const (
+	Blend     = "blend"
+	CrossSell = "cross-sell"
+	Upsell    = "upsell"
+	Replenish = "replenish"
+	Popular   = "popular"
+)
+
+// Strategies lists the strategies Recommend knows; the first is the default.
+var Strategies = []string{Blend, CrossSell, Upsell, Replenish, Popular}
+
+// DefaultK is how many picks Recommend returns when Request.K is 0.
+const DefaultK = 10
+
+// Request asks for one customer's picks.
+type Request struct {
+	Customer int64
+	Strategy string    // one of Strategies; "" means Blend
+	K        int       // how many picks; 0 means DefaultK
+	Now      time.Time // the send time; zero means the latest purchase the model has seen
+	// RecentlySent holds the products recommended to the customer in recent
+	// emails; their scores are multiplied by Options.SentPenalty.
+	RecentlySent map[int64]bool
+	// AllowRepeats lets Blend include products the customer bought before
+	// (Replenish always may; the others never do).
+	AllowRepeats bool
+}
+
+// Pick is one recommended product.
+type Pick struct {
+	Product  int64
+	Score    float64
+	Strategy string // the strategy that chose it (in Blend, the component)
+	Reason   string // for a person, e.g. "bought together with DOORMAT UNION FLAG by 31 customers"
+}
+
+// cand is a scored candidate: from is the product (dense index) of the
+// customer's history that contributed most, -1 if none; kind is the
+// strategy (or blend component) that chose it.
+type cand struct {
+	p     int32
+	score float64
+	from  int32
+	n     int32 // for peer candidates, how many peers bought it
+	kind  string
+}
+
+// scores accumulates candidate scores densely over the model's products.
+// The model keeps two and reuses them (Recommend holds the mutex).
+type scores struct {
+	val     []float64
+	best    []float64
+	from    []int32
+	n       []int32
+	touched []int32
+}
+
+// reset makes s an empty accumulator over n products.
+func (s *scores) reset(n int) *scores {
+	for _, j := range s.touched {
+		s.val[j], s.n[j] = 0, 0
+	}
+	s.touched = s.touched[:0]
+	if len(s.val) < n {
+		s.val, s.best, s.from, s.n = make([]float64, n), make([]float64, n), make([]int32, n), make([]int32, n)
+	}
+	return s
+}
+
+func (s *scores) add(j int32, v float64, from int32) {
+	if s.n[j] == 0 {
+		s.touched = append(s.touched, j)
+		s.best[j], s.from[j] = -1, -1
+	}
+	s.n[j]++
+	s.val[j] += v
+	if v > s.best[j] {
+		s.best[j], s.from[j] = v, from
+	}
+}
+
+// cands lists the accumulated scores as candidates of a kind.
+func (s *scores) cands(kind string) []cand {
+	out := make([]cand, 0, len(s.touched))
+	for _, j := range s.touched {
+		out = append(out, cand{p: j, score: s.val[j], from: s.from[j], n: s.n[j], kind: kind})
+	}
+	return out
+}
+
+// Recommend returns up to r.K products for r.Customer by r.Strategy, best
+// first, each with its reason. Every strategy skips products that are not in
+// the catalog or not in stock, and products the customer bought (except
+// Replenish, and Blend with AllowRepeats). Only Blend always fills K slots
+// (from Popular) when the catalog allows. It returns an error naming the
+// valid strategies when r.Strategy is unknown.
+func (m *Model) Recommend(r Request) ([]Pick, error) {
+	if r.Strategy == "" {
+		r.Strategy = Blend
+	}
+	if !slices.Contains(Strategies, r.Strategy) {
+		return nil, fmt.Errorf("recommend: unknown strategy %q (valid: %s)", r.Strategy, strings.Join(Strategies, ", "))
+	}
+	if r.K <= 0 {
+		r.K = DefaultK
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Now.IsZero() {
+		r.Now = m.last
+	}
+	q := query{m: m, r: r, now: r.Now.Unix(), c: m.customers[r.Customer]}
+	var cs []cand
+	switch r.Strategy {
+	case CrossSell:
+		cs = q.top(q.crossSell().cands(CrossSell), false)
+	case Upsell:
+		cs = q.top(q.upsell().cands(Upsell), false)
+	case Replenish:
+		cs = q.top(q.replenish(), true)
+	case Popular:
+		cs = q.popular(nil)
+	case Blend:
+		cs = q.blend()
+	}
+	return q.picks(cs), nil
+}
+
+// query is one Recommend call; the model's mutex is held.
+type query struct {
+	m   *Model
+	r   Request
+	now int64
+	c   *customer
+
+	hist   []custItem // see history
+	histW  []float64
+	histOK bool
+}
+
+// bought reports whether the customer bought product p before.
+func (q *query) bought(p int32) bool {
+	if q.c == nil {
+		return false
+	}
+	_, ok := q.c.index[p]
+	return ok
+}
+
+// available reports whether product p may be recommended at all.
+func (q *query) available(p int32) bool {
+	return q.m.avail[p]
+}
+
+// allowed applies the shared filters.
+func (q *query) allowed(p int32, repeats bool) bool {
+	return q.available(p) && (repeats || !q.bought(p))
+}
+
+// demote applies the recently-sent penalty.
+func (q *query) demote(p int32, v float64) float64 {
+	if q.r.RecentlySent[q.m.prods[p].id] {
+		return v * q.m.opts.SentPenalty
+	}
+	return v
+}
+
+// top filters, demotes and ranks candidates, keeping K.
+func (q *query) top(cs []cand, repeats bool) []cand {
+	out := cs[:0]
+	for _, c := range cs {
+		if c.score <= 0 || !q.allowed(c.p, repeats) {
+			continue
+		}
+		c.score = q.demote(c.p, c.score)
+		out = append(out, c)
+	}
+	return best(out, q.r.K)
+}
+
+// better orders candidates: higher score first, ties by dense index.
+func better(a, b cand) bool {
+	return a.score > b.score || (a.score == b.score && a.p < b.p)
+}
+
+// best returns the k best candidates, best first, reusing cs.
+func best(cs []cand, k int) []cand {
+	if k <= 0 {
+		return nil
+	}
+	if len(cs) <= 4*k {
+		rank(cs)
+		return cs[:min(k, len(cs))]
+	}
+	return topN(cs, k, better)
+}
+
+// topN returns the n best of xs by better, best first, in a new slice.
+func topN[T any](xs []T, n int, better func(a, b T) bool) []T {
+	if n <= 0 {
+		return nil
+	}
+	out := make([]T, 0, n+1)
+	for _, x := range xs {
+		if len(out) == n && !better(x, out[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(out, x, func(e, t T) int {
+			if better(t, e) {
+				return 1
+			}
+			return -1
+		})
+		out = slices.Insert(out, i, x)
+		if len(out) > n {
+			out = out[:n]
+		}
+	}
+	return out
+}
+
+// rank sorts candidates best first, ties by dense index for determinism.
+func rank(cs []cand) {
+	slices.SortFunc(cs, func(a, b cand) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return int(a.p - b.p)
+	})
+}
+
+// history returns the customer's products, most recent first, at most
+// MaxHistory, with their seed weights: recency (half-life RecencyHalfLife)
+// times 1+ln(orders).
+func (q *query) history() ([]custItem, []float64) {
+	if q.c == nil {
+		return nil, nil
+	}
+	if q.histOK {
+		return q.hist, q.histW
+	}
+	items := slices.Clone(q.c.items)
+	slices.SortFunc(items, func(a, b custItem) int {
+		if a.last != b.last {
+			if a.last > b.last {
+				return -1
+			}
+			return 1
+		}
+		return int(a.prod - b.prod)
+	})
+	if len(items) > q.m.opts.MaxHistory {
+		items = items[:q.m.opts.MaxHistory]
+	}
+	ws := make([]float64, len(items))
+	hl := q.m.opts.RecencyHalfLife.Seconds()
+	for k, it := range items {
+		age := math.Max(float64(q.now-it.last), 0)
+		ws[k] = math.Exp2(-age/hl) * (1 + math.Log(float64(it.orders)))
+	}
+	q.hist, q.histW, q.histOK = items, ws, true
+	return items, ws
+}
+
+// crossSell scores products bought by the same customers as the customer's
+// own: Σ over history products i of weight(i) · sim(i, j).
+func (q *query) crossSell() *scores {
+	items, ws := q.history()
+	s := q.m.scratch[0].reset(len(q.m.prods))
+	for k, it := range items {
+		nbrs, _ := q.m.neighbours(it.prod)
+		for _, n := range nbrs {
+			s.add(n.j, ws[k]*float64(n.sim), it.prod)
+		}
+	}
+	return s
+}
+
+// upsell scores products of the same category as a history product and
+// pricier than it, that the product's buyers also bought: Σ over such
+// history products i of weight(i) · sim(i, j).
+func (q *query) upsell() *scores {
+	items, ws := q.history()
+	s := q.m.scratch[0].reset(len(q.m.prods))
+	for k, it := range items {
+		_, ups := q.m.neighbours(it.prod)
+		for _, n := range ups {
+			s.add(n.j, ws[k]*float64(n.sim), it.prod)
+		}
+	}
+	return s
+}
+
+// peersKind labels blend picks chosen mostly by the peer component.
+const peersKind = "similar-customers"
+
+// peers scores products by what similar customers bought: Σ over the
+// Peers customers v with the highest overlap cos(u,v) = |I_u ∩ I_v| /
+// sqrt(|I_u|·|I_v|) of cos(u,v) · 2^(-age/PeerHalfLife), age being how long
+// ago v last bought the product. from is the peer count in best.
+func (q *query) peers() *scores {
+	m := q.m
+	s := m.scratch[1].reset(len(m.prods))
+	items, _ := q.history()
+	if len(items) == 0 {
+		return s
+	}
+	if len(m.overlap) < len(m.custs) {
+		m.overlap = make([]float64, len(m.custs))
+	}
+	overlap := m.overlap
+	var touched []int32
+	for _, it := range items {
+		for _, v := range m.buyers[it.prod] {
+			if v == q.c.n {
+				continue
+			}
+			if overlap[v] == 0 {
+				touched = append(touched, v)
+			}
+			overlap[v]++
+		}
+	}
+	type peer struct {
+		v   int32
+		sim float64
+	}
+	ps := make([]peer, 0, len(touched))
+	nu := float64(len(q.c.items))
+	for _, v := range touched {
+		ps = append(ps, peer{v, overlap[v] / math.Sqrt(nu*float64(len(m.custs[v].items)))})
+		overlap[v] = 0
+	}
+	ps = topN(ps, m.opts.Peers, func(a, b peer) bool { return a.sim > b.sim || (a.sim == b.sim && a.v < b.v) })
+	hl := m.opts.PeerHalfLife.Seconds()
+	for _, p := range ps {
+		for _, it := range m.custs[p.v].items {
+			age := math.Max(float64(q.now-it.last), 0)
+			s.add(it.prod, p.sim*math.Exp2(-age/hl), -1)
+		}
+	}
+	return s
+}
+
+// minProductGaps is how many repeat purchases (by anyone) a product needs
+// before its typical interval is trusted.
+const minProductGaps = 3
+
+// interval is the customer's expected repurchase interval of it in days: the
+// geometric mean of their own gaps shrunk towards the product's median
+// interval (weight 2), or either alone; false when neither is known.
+func (q *query) interval(it custItem) (float64, bool) {
+	own := int(it.orders) - 1
+	pd, pok := q.m.prods[it.prod].interval(minProductGaps)
+	switch {
+	case own > 0 && pok:
+		return math.Exp((it.logGaps + 2*math.Log(pd)) / float64(own+2)), true
+	case own > 0:
+		return math.Exp(it.logGaps / float64(own)), true
+	case pok:
+		return pd, true
+	}
+	return 0, false
+}
+
+// replenish scores the customer's products whose repurchase interval has
+// passed: (1+ln(orders)) · e^(-(overdue/interval)/2), zero before the
+// interval.
+func (q *query) replenish() []cand {
+	if q.c == nil {
+		return nil
+	}
+	var out []cand
+	for _, it := range q.c.items {
+		iv, ok := q.interval(it)
+		if !ok {
+			continue
+		}
+		elapsed := float64(q.now-it.last) / 86400
+		if elapsed < iv {
+			continue
+		}
+		over := (elapsed - iv) / math.Max(iv, 1)
+		v := (1 + math.Log(float64(it.orders))) * math.Exp(-over/2)
+		out = append(out, cand{p: it.prod, score: v, from: it.prod, kind: Replenish})
+	}
+	return out
+}
+
+// repeats scores every product the customer bought for Blend with repeats:
+// (1+ln(orders)) · recency, times 2 when its interval has passed.
+func (q *query) repeats() []cand {
+	if q.c == nil {
+		return nil
+	}
+	hl := q.m.opts.RecencyHalfLife.Seconds()
+	out := make([]cand, 0, len(q.c.items))
+	for _, it := range q.c.items {
+		age := math.Max(float64(q.now-it.last), 0)
+		v := (1 + math.Log(float64(it.orders))) * math.Exp2(-age/hl)
+		out = append(out, cand{p: it.prod, score: v, from: it.prod, kind: Replenish})
+	}
+	return out
+}
+
+// popularity returns every product's recent popularity (daily order counts
+// weighted by PopularHalfLife, plus a tiny all-time term to break ties) and
+// the products ranked by it. Both are cached per day and model version.
+func (q *query) popularity() ([]float64, []int32) {
+	m := q.m
+	today := dayOf(q.now)
+	if m.popVer == m.version && m.popDay == today && len(m.popScore) == len(m.prods) {
+		return m.popScore, m.popRank
+	}
+	hl := m.opts.PopularHalfLife.Hours() / 24
+	decay := make([]float64, ringDays)
+	for a := range decay {
+		decay[a] = math.Exp2(-float64(a) / hl)
+	}
+	score := make([]float64, len(m.prods))
+	for i := range m.prods {
+		ps := &m.prods[i]
+		v := 1e-6 * float64(ps.orders)
+		for a := int64(0); a < ringDays; a++ {
+			d := today - a
+			if d > ps.lastDay || ps.lastDay-d >= ringDays {
+				continue
+			}
+			v += decay[a] * float64(ps.ring[((d%ringDays)+ringDays)%ringDays])
+		}
+		score[i] = v
+	}
+	rk := make([]int32, len(m.prods))
+	for i := range rk {
+		rk[i] = int32(i)
+	}
+	slices.SortFunc(rk, func(a, b int32) int {
+		switch {
+		case score[a] > score[b]:
+			return -1
+		case score[a] < score[b]:
+			return 1
+		}
+		return int(a - b)
+	})
+	m.popScore, m.popRank, m.popDay, m.popVer = score, rk, today, m.version
+	return score, rk
+}
+
+// popular returns the K best sellers that pass the filters and are not in
+// skip. Recently sent products are demoted.
+func (q *query) popular(skip map[int32]bool) []cand {
+	score, rk := q.popularity()
+	var out []cand
+	// Demotion can reorder; look a little further than K.
+	limit := q.r.K
+	for _, p := range rk {
+		if skip[p] || !q.allowed(p, false) || score[p] <= 0 {
+			continue
+		}
+		v := q.demote(p, score[p])
+		out = append(out, cand{p: p, score: v, from: -1, kind: Popular})
+		if v == score[p] {
+			limit--
+		}
+		if limit <= 0 {
+			break
+		}
+	}
+	rank(out)
+	if len(out) > q.r.K {
+		out = out[:q.r.K]
+	}
+	return out
+}
+
+// blend mixes the strategies for every customer. With AllowRepeats,
+// RepeatShare of the K slots first go to the customer's own products by
+// repeats(). The other slots rank the union of cross-sell, peer and the 200
+// most popular candidates by
+//
+//	(xs/max xs + PeerMix·peer/max peer) · (1 + pop/max pop)^PopularPrior + PopularMix · pop/max pop
+//
+// and Popular fills what is left, so that a cold customer gets bestsellers.
+// A pick is labelled with the component that contributed most.
+func (q *query) blend() []cand {
+	k := q.r.K
+	var out []cand
+	taken := map[int32]bool{}
+	if q.r.AllowRepeats {
+		rq := *q
+		rq.r.K = int(math.Round(q.m.opts.RepeatShare * float64(k)))
+		for _, c := range rq.top(q.repeats(), true) {
+			out = append(out, c)
+			taken[c.p] = true
+		}
+	}
+	if xs := q.crossSell(); len(xs.touched) > 0 {
+		o := q.m.opts
+		pop, rk := q.popularity()
+		maxPop := pop[rk[0]]
+		ps := q.m.scratch[1].reset(len(q.m.prods))
+		if o.PeerMix > 0 {
+			ps = q.peers()
+		}
+		maxX, maxP := maxOf(xs), maxOf(ps)
+		if len(q.m.seen) < len(q.m.prods) {
+			q.m.seen = make([]bool, len(q.m.prods))
+		}
+		seen := q.m.seen
+		cs := make([]cand, 0, len(xs.touched)+len(ps.touched)+200)
+		consider := func(p int32) {
+			if seen[p] || taken[p] || !q.allowed(p, false) {
+				return
+			}
+			seen[p] = true
+			po := pop[p] / maxPop
+			var a, b float64
+			if maxX > 0 {
+				a = xs.val[p] / maxX
+			}
+			if maxP > 0 {
+				b = o.PeerMix * ps.val[p] / maxP
+			}
+			c := o.PopularMix * po
+			x := cand{p: p, from: -1, kind: Popular}
+			switch {
+			case a > 0 && a >= b && a >= c:
+				x.kind, x.from = CrossSell, xs.from[p]
+			case b > 0 && b >= c:
+				x.kind, x.n = peersKind, ps.n[p]
+			}
+			x.score = (a+b)*math.Pow(1+po, o.PopularPrior) + c
+			cs = append(cs, x)
+		}
+		for _, p := range xs.touched {
+			consider(p)
+		}
+		for _, p := range ps.touched {
+			consider(p)
+		}
+		if o.PopularMix > 0 {
+			for _, p := range rk[:min(len(rk), 200)] {
+				consider(p)
+			}
+		}
+		for _, c := range cs {
+			seen[c.p] = false
+		}
+		rq := *q
+		rq.r.K = k - len(out)
+		for _, c := range rq.top(cs, false) {
+			out = append(out, c)
+			taken[c.p] = true
+		}
+	}
+	if len(out) < k {
+		rq := *q
+		rq.r.K = k - len(out)
+		out = append(out, rq.popular(taken)...)
+	}
+	return out
+}
+
+// maxOf is the highest accumulated score.
+func maxOf(s *scores) float64 {
+	mx := 0.0
+	for _, j := range s.touched {
+		mx = math.Max(mx, s.val[j])
+	}
+	return mx
+}
+
+// picks turns ranked candidates into picks with their reasons.
+func (q *query) picks(cs []cand) []Pick {
+	out := make([]Pick, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, Pick{
+			Product:  q.m.prods[c.p].id,
+			Score:    c.score,
+			Strategy: c.kind,
+			Reason:   q.reason(c),
+		})
+	}
+	return out
+}
+
+// reason explains a pick in words.
+func (q *query) reason(c cand) string {
+	m := q.m
+	switch c.kind {
+	case peersKind:
+		return fmt.Sprintf("bought lately by %s who buy what you buy", plural(int(c.n), "customer"))
+	case CrossSell:
+		n := int(m.rows[c.from][c.p].custN)
+		return fmt.Sprintf("bought together with %s by %s", m.title(c.from), plural(n, "customer"))
+	case Upsell:
+		n := int(m.rows[c.from][c.p].custN)
+		return fmt.Sprintf("a step up from %s in %s, chosen by %s who bought it", m.title(c.from),
+			m.catalog[m.prods[c.p].id].Category, plural(n, "customer"))
+	case Replenish:
+		it := q.c.items[q.c.index[c.p]]
+		ago := int(math.Round(float64(q.now-it.last) / 86400))
+		if iv, ok := q.interval(it); ok {
+			return fmt.Sprintf("bought %s, about every %s; last %s ago", plural(int(it.orders), "time"),
+				plural(int(math.Round(iv)), "day"), plural(ago, "day"))
+		}
+		return fmt.Sprintf("bought %s; last %s ago", plural(int(it.orders), "time"), plural(ago, "day"))
+	case Popular:
+		w := int64(m.opts.PopularWindow.Hours() / 24)
+		if n := m.prods[c.p].recentOrders(dayOf(q.now), w); n > 0 {
+			return fmt.Sprintf("a bestseller: in %s in the last %d days", plural(n, "order"), w)
+		}
+		return fmt.Sprintf("a bestseller: in %s", plural(int(m.prods[c.p].orders), "order"))
+	}
+	return ""
+}
+
+// title is a product's title, or its id when the catalog has none.
+func (m *Model) title(p int32) string {
+	id := m.prods[p].id
+	if pr, ok := m.catalog[id]; ok && pr.Title != "" {
+		return pr.Title
+	}
+	return fmt.Sprintf("product %d", id)
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
