@@ -43,6 +43,31 @@ func PurchasesEach(ctx context.Context, db DB, storeID, customerID int64, fn fun
 	return rows.Err()
 }
 
+// PurchasesAfter streams the kept purchases of orders with ids above
+// afterID, order by order; new products are first made known to the caller
+// through ProductsEach.
+func PurchasesAfter(ctx context.Context, db DB, storeID, afterID int64, fn func(Purchase) error) error {
+	rows, err := db.Query(ctx, `SELECT o.customer_id, o.id, l.product_id, o.placed_at, l.quantity - l.refunded_quantity, l.unit_price_minor
+FROM orders o JOIN order_lines l ON l.order_id = o.id
+WHERE o.store_id = $1 AND o.id > $2 AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL
+  AND o.status IN ('paid', 'partially_refunded') AND NOT o.test AND l.quantity > l.refunded_quantity
+ORDER BY o.id, l.id`, storeID, afterID)
+	if err != nil {
+		return fmt.Errorf("list new purchases: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p Purchase
+		if err := rows.Scan(&p.Customer, &p.Order, &p.Product, &p.At, &p.Quantity, &p.UnitPriceMinor); err != nil {
+			return fmt.Errorf("list new purchases: %w", err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // RecentlyRecommended returns the products sent to a customer in the last
 // days, so that recommendations can demote them.
 func RecentlyRecommended(ctx context.Context, db DB, customerID int64, days int) (map[int64]bool, error) {
