@@ -103,9 +103,10 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("secret", "", "signing secret (env REMARKET_SECRET)")
 	f.String("smtp-url", "", "SMTP server URL (env REMARKET_SMTP_URL)")
 	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
+	f.String("templates", "", "folder of email templates overriding the built-in ones (env REMARKET_TEMPLATES)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
-		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd())
+		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd(), a.campaignCmd())
 	return root
 }
 
@@ -122,6 +123,7 @@ func (a *app) applyFlags(f *pflag.FlagSet) {
 	set("secret", &a.cfg.Secret)
 	set("smtp-url", &a.cfg.SMTPURL)
 	set("admin-token", &a.cfg.AdminToken)
+	set("templates", &a.cfg.Templates)
 }
 
 // db opens the pool once per command.

@@ -15,16 +15,37 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/store"
 )
 
-// Workers registers every worker.
-func Workers(pool *pgxpool.Pool, log *slog.Logger) *river.Workers {
+// Workers registers every worker. campaigns may be nil in a process that
+// cannot send email; its send jobs then wait, saying why.
+func Workers(pool *pgxpool.Pool, campaigns *campaign.Service, log *slog.Logger) *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &DeliveryWorker{Pool: pool, Log: log})
 	river.AddWorker(w, &AbandonSweepWorker{Pool: pool})
+	river.AddWorker(w, &SendBatchWorker{Campaigns: campaigns, Log: log})
 	return w
+}
+
+// SendBatchWorker sends one range of a campaign.
+type SendBatchWorker struct {
+	river.WorkerDefaults[campaign.SendBatchArgs]
+	Campaigns *campaign.Service
+	Log       *slog.Logger
+}
+
+// Work sends the range; without SMTP it waits and retries later instead of
+// dropping the campaign.
+func (w *SendBatchWorker) Work(ctx context.Context, job *river.Job[campaign.SendBatchArgs]) error {
+	if w.Campaigns == nil || w.Campaigns.Sender == nil {
+		w.Log.ErrorContext(ctx, "cannot send campaign email: no SMTP server configured (set REMARKET_SMTP_URL and restart)",
+			"campaign_id", job.Args.CampaignID)
+		return river.JobSnooze(time.Minute)
+	}
+	return w.Campaigns.SendBatch(ctx, job.Args, job.Attempt >= job.MaxAttempts)
 }
 
 // PeriodicJobs returns the jobs the leader schedules.

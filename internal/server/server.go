@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/httpapi"
 	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/jobs"
@@ -39,6 +40,9 @@ type Params struct {
 	Logger  *slog.Logger
 	Workers int    // River workers for the ingest queue; default 50
 	Secret  string // signs links (unsubscribe); "" disables the link endpoints
+	// Campaigns sends campaign email in the worker role; nil when the
+	// process has no SMTP server (send jobs then wait).
+	Campaigns *campaign.Service
 }
 
 // Server is one running remarket process.
@@ -68,15 +72,19 @@ func New(p Params) (*Server, error) {
 	cfg := &river.Config{Logger: p.Logger, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 200 * time.Millisecond}
 	if p.Role != RoleWeb {
 		cfg.Queues = map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 10},
-			ingest.QueueIngest: {MaxWorkers: p.Workers},
+			river.QueueDefault:  {MaxWorkers: 10},
+			ingest.QueueIngest:  {MaxWorkers: p.Workers},
+			campaign.QueueEmail: {MaxWorkers: 16},
 		}
-		cfg.Workers = jobs.Workers(p.Pool, p.Logger)
+		cfg.Workers = jobs.Workers(p.Pool, p.Campaigns, p.Logger)
 		cfg.PeriodicJobs = jobs.PeriodicJobs()
 	}
 	client, err := river.NewClient(riverpgxv5.New(p.Pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
+	}
+	if p.Campaigns != nil && p.Campaigns.River == nil {
+		p.Campaigns.River = client
 	}
 	s := &Server{p: p, river: client, serveErr: make(chan error, 1)}
 	if p.Role != RoleWorker {

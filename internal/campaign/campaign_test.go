@@ -1,0 +1,302 @@
+package campaign_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/remarket/remarket/internal/campaign"
+	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/mailer"
+	"github.com/remarket/remarket/internal/recommend"
+	"github.com/remarket/remarket/internal/recs"
+	"github.com/remarket/remarket/internal/render"
+	"github.com/remarket/remarket/internal/server"
+	"github.com/remarket/remarket/internal/shop"
+	"github.com/remarket/remarket/internal/slogtest"
+	"github.com/remarket/remarket/internal/smtpsink"
+	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/track"
+)
+
+type bundle struct {
+	pool *pgxpool.Pool
+	st   store.Store
+	svc  *campaign.Service
+	sink *smtpsink.Sink
+}
+
+// setup builds a store with five customers who bought: two may get email,
+// one unsubscribed, one suppressed, one without an address.
+func setup(t *testing.T, opts smtpsink.Options) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Tea & Co", Platform: "generic", Domain: "tea.example",
+		WebhookSecret: "secret-secret", From: "Tea & Co <hello@tea.example>", Address: "1 Leaf Lane, Bristol",
+		Timezone: "Europe/London", Currency: "GBP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := []shop.Customer{
+		{ExternalID: "c1", Email: "ana@example.com", FirstName: "Ana", Consent: shop.ConsentSubscribed},
+		{ExternalID: "c2", Email: "ben@example.com", FirstName: "Ben\r\nBcc: evil@example.com", Consent: shop.ConsentSubscribed},
+		{ExternalID: "c3", Email: "cy@example.com", Consent: shop.ConsentUnsubscribed},
+		{ExternalID: "c4", Email: "di@example.com", Consent: shop.ConsentSubscribed},
+		{ExternalID: "c5", Consent: shop.ConsentSubscribed},
+	}
+	for i, p := range people {
+		p.ConsentAt = time.Now().Add(-time.Hour)
+		o := &shop.Order{ExternalID: fmt.Sprint(100 + i), Customer: &p, Currency: "GBP", Status: shop.OrderPaid,
+			PlacedAt: time.Now().Add(-48 * time.Hour), UpdatedAt: time.Now().Add(-48 * time.Hour),
+			Lines: []shop.LineItem{{ExternalID: "1", ProductID: "tea", Title: "Breakfast tea", Quantity: 1, UnitPriceMinor: 450},
+				{ExternalID: "2", ProductID: fmt.Sprint("mug", i%2), Title: `<script>alert(1)</script> Mug`, Quantity: 1, UnitPriceMinor: 1200}}}
+		if _, err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.SuppressionAdd(ctx, pool, st.ID, "di@example.com", store.SuppressManual, "test"); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := smtpsink.StartWith("127.0.0.1:0", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sink.Close() })
+	m, err := mailer.New(mailer.Config{URL: sink.URL(), Connections: 2, NoNoopRset: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	r, err := render.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &campaign.Service{DB: pool, Sender: m, Log: slogtest.New(t), BatchSize: 2,
+		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: track.NewSigner("campaign-test-secret"),
+			PublicURL: "https://remarket.test", Recs: &recs.Service{DB: pool, Opts: recommend.DefaultOptions}}}
+	if svc.River, err = river.NewClient(riverpgxv5.New(pool), &river.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return &bundle{pool: pool, st: st, svc: svc, sink: sink}
+}
+
+func (b *bundle) create(t *testing.T, seg string) store.Campaign {
+	t.Helper()
+	c, err := b.svc.Create(context.Background(), b.st, campaign.CreateParams{Name: "autumn", Template: "cross-sell", Segment: seg, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// work runs the send jobs with real River workers until the campaign is done.
+func (b *bundle) work(t *testing.T, id int64) {
+	t.Helper()
+	srv, err := server.New(server.Params{Pool: b.pool, Role: server.RoleWorker, Logger: slog.New(slog.DiscardHandler), Campaigns: b.svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := store.CampaignGet(context.Background(), b.pool, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != store.CampaignSending {
+			return
+		}
+		if time.Now().After(deadline) {
+			p, _ := store.CampaignProgress(context.Background(), b.pool, id)
+			t.Fatalf("campaign still sending after 30 s: %+v", p)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSendCampaign(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	plan, err := b.svc.Plan(ctx, b.st, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"": 2, store.SkipNoConsent: 1, store.SkipSuppressed: 1, store.SkipNoEmail: 1}
+	if fmt.Sprint(plan) != fmt.Sprint(want) {
+		t.Fatalf("plan %v, want %v", plan, want)
+	}
+	res, err := b.svc.Start(ctx, b.st, c)
+	if err != nil || res.Queued != 2 || res.Skipped != 3 || res.Jobs != 1 {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	b.work(t, c.ID)
+	msgs := b.sink.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages sent, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		checkMessage(t, m.Data)
+	}
+	// The same job again sends nothing: every row is finished.
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sink.Messages()); n != 2 {
+		t.Errorf("a job run twice sent %d messages, want 2", n)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if p.Sent != 2 || p.Skipped != 3 {
+		t.Errorf("progress %+v", p)
+	}
+}
+
+func checkMessage(t *testing.T, data []byte) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("parse sent message: %v", err)
+	}
+	h := m.Header
+	if !strings.HasPrefix(h.Get("List-Unsubscribe"), "<https://remarket.test/u/") || h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+		t.Errorf("unsubscribe headers: %q / %q", h.Get("List-Unsubscribe"), h.Get("List-Unsubscribe-Post"))
+	}
+	if h.Get("Message-Id") == "" || h.Get("List-Id") == "" || !strings.Contains(h.Get("From"), "hello@tea.example") {
+		t.Errorf("headers: %v", h)
+	}
+	if h.Get("Bcc") != "" || strings.Contains(string(data), "\nBcc:") {
+		t.Error("a name with CR/LF injected a header")
+	}
+	_, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var types []string
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(part)
+		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		types = append(types, ct)
+		if ct == "text/html" && strings.Contains(string(b), "<script>") {
+			t.Error("a hostile product title reached the HTML unescaped")
+		}
+		if ct == "text/plain" && !strings.Contains(string(b), "Mug") {
+			t.Error("the text part lacks the recommended product")
+		}
+	}
+	if strings.Join(types, ",") != "text/plain,text/html" {
+		t.Errorf("parts %v, want text/plain then text/html", types)
+	}
+}
+
+func TestSuppressionAtSendTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	// Ana unsubscribes after the campaign was planned, before it goes out.
+	cu, _ := store.CustomerFind(ctx, b.pool, b.st.ID, "ana@example.com")
+	if err := store.CustomerUnsubscribe(ctx, b.pool, b.st.ID, cu.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b.work(t, c.ID)
+	for _, m := range b.sink.Messages() {
+		if strings.Contains(strings.Join(m.To, ","), "ana@") {
+			t.Fatal("mailed a customer who unsubscribed after planning")
+		}
+	}
+	if n := len(b.sink.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}
+
+func TestBounceAndRetry(t *testing.T) {
+	t.Parallel()
+	tries := 0
+	b := setup(t, smtpsink.Options{RejectRcpt: func(to string) *smtp.SMTPError {
+		switch {
+		case strings.HasPrefix(to, "ben@"):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		case strings.HasPrefix(to, "ana@") && tries == 0:
+			tries++
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+		}
+		return nil
+	}})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	// First run: Ana gets a 451 and is given back; the job returns an error.
+	err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false)
+	if err == nil {
+		t.Fatal("a 4xx must make the job retry")
+	}
+	// The retry: Ana goes through; Ben bounced for good and is suppressed.
+	for range 3 {
+		if err = b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if p.Sent != 1 || p.Failed != 1 {
+		t.Errorf("progress %+v, want 1 sent (after a retry) and 1 failed (bounce)", p)
+	}
+	var n int
+	_ = b.pool.QueryRow(ctx, `SELECT count(*) FROM suppressions WHERE email = 'ben@example.com' AND reason = 'bounced'`).Scan(&n)
+	if n != 1 {
+		t.Error("a 5xx did not suppress the address")
+	}
+}
+
+func TestCancelStopsSends(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.Cancel(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sink.Messages()); n != 0 {
+		t.Errorf("%d messages after cancel", n)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if p.Reasons[store.SkipCancelled] != 2 {
+		t.Errorf("progress %+v, want 2 skipped as cancelled", p)
+	}
+}

@@ -1,0 +1,151 @@
+// Package campaign plans, previews and sends campaigns: a segment of a
+// store's customers gets a personalized email, once each, never anyone who
+// said no. The consent and suppression rules are checked when the audience
+// is planned and again right before each send.
+package campaign
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/remarket/remarket/internal/mailer"
+	"github.com/remarket/remarket/internal/recommend"
+	"github.com/remarket/remarket/internal/render"
+	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/track"
+)
+
+// Recommender gives a customer's picks; the recs service is one.
+type Recommender interface {
+	Recommend(ctx context.Context, storeID int64, r recommend.Request) ([]recommend.Pick, error)
+}
+
+// Composer builds the exact message a customer would get.
+type Composer struct {
+	DB        store.DB
+	Renderer  *render.Renderer
+	Recs      Recommender
+	Links     *track.Signer
+	PublicURL string // base of links in emails (unsubscribe)
+}
+
+// Composed is a message ready to send, with what it recommends.
+type Composed struct {
+	Message  mailer.Message
+	Products []int64
+}
+
+// Compose renders camp's email for a customer. sendID is the ledger row (0
+// for previews and test sends); it goes into the links and the Message-ID.
+func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campaign, cu store.Customer, sendID int64) (Composed, error) {
+	recent, err := store.RecentlyRecommended(ctx, c.DB, cu.ID, 30)
+	if err != nil {
+		return Composed{}, err
+	}
+	picks, err := c.Recs.Recommend(ctx, st.ID, recommend.Request{Customer: cu.ID, Strategy: camp.Strategy, K: camp.K, RecentlySent: recent})
+	if err != nil {
+		return Composed{}, fmt.Errorf("recommend for customer %d: %w", cu.ID, err)
+	}
+	data, ids, err := c.data(ctx, st, cu, picks, sendID)
+	if err != nil {
+		return Composed{}, err
+	}
+	msg, err := c.Renderer.Render(camp.Template, data)
+	if err != nil {
+		return Composed{}, err
+	}
+	if camp.Subject != "" {
+		msg.Subject = strings.NewReplacer("\r", " ", "\n", " ").Replace(camp.Subject)
+	}
+	return Composed{Message: c.message(st, camp, cu, sendID, msg, data.Links.Unsubscribe), Products: ids}, nil
+}
+
+func (c *Composer) data(ctx context.Context, st store.Store, cu store.Customer, picks []recommend.Pick, sendID int64) (render.Data, []int64, error) {
+	ids := make([]int64, len(picks))
+	for i, p := range picks {
+		ids[i] = p.Product
+	}
+	products, err := store.ProductsByID(ctx, c.DB, ids)
+	if err != nil {
+		return render.Data{}, nil, err
+	}
+	shopURL := "https://" + st.Domain
+	d := render.Data{
+		Customer: render.Customer{FirstName: cu.FirstName, Email: deref(cu.Email)},
+		Store:    render.Store{Name: st.Name, URL: shopURL, Address: st.Address, Locale: Locale(st)},
+		Links: render.Links{
+			Unsubscribe: c.PublicURL + "/u/" + c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cu.ID, SendID: sendID}),
+			Shop:        shopURL,
+		},
+	}
+	for _, p := range picks {
+		pr := products[p.Product]
+		link := pr.URL
+		if link == "" {
+			link = shopURL + "/search?q=" + url.QueryEscape(pr.SKU)
+		}
+		d.Products = append(d.Products, render.Product{Title: pr.Title, URL: link, ImageURL: pr.ImageURL,
+			Price: render.Money{Minor: pr.PriceMinor, Currency: orDefault(pr.Currency, st.Currency)}, Reason: p.Reason})
+	}
+	return d, ids, nil
+}
+
+func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe string) mailer.Message {
+	host := "remarket.invalid"
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	return mailer.Message{
+		From:               st.From,
+		To:                 deref(cu.Email),
+		Subject:            m.Subject,
+		Text:               m.Text,
+		HTML:               m.HTML,
+		MessageID:          fmt.Sprintf("<c%d.s%d.%s@%s>", camp.ID, sendID, randomHex(6), host),
+		ListUnsubscribeURL: unsubscribe,
+		ListID:             fmt.Sprintf("%s <campaigns.%s>", st.Name, st.Domain),
+		Headers:            map[string]string{"X-Remarket-Campaign": fmt.Sprint(camp.ID)},
+	}
+}
+
+// Locale guesses how to format money for a store from its time zone, with
+// the currency as a fallback.
+func Locale(st store.Store) string {
+	byZone := map[string]string{"Europe/London": "en-GB", "Europe/Dublin": "en-IE", "Europe/Berlin": "de-DE",
+		"Europe/Vienna": "de-AT", "Europe/Zurich": "de-CH", "Europe/Paris": "fr-FR", "Europe/Madrid": "es-ES",
+		"Europe/Rome": "it-IT", "Europe/Amsterdam": "nl-NL", "Europe/Stockholm": "sv-SE", "Europe/Warsaw": "pl-PL"}
+	if l, ok := byZone[st.Timezone]; ok {
+		return l
+	}
+	switch st.Currency {
+	case "GBP":
+		return "en-GB"
+	case "EUR":
+		return "de-DE"
+	}
+	return "en-US"
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

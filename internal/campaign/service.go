@@ -1,0 +1,173 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/remarket/remarket/internal/mailer"
+	"github.com/remarket/remarket/internal/recommend"
+	"github.com/remarket/remarket/internal/segment"
+	"github.com/remarket/remarket/internal/shop"
+	"github.com/remarket/remarket/internal/store"
+)
+
+// Sender delivers one message; *mailer.Mailer is one.
+type Sender interface {
+	Send(ctx context.Context, m mailer.Message) (mailer.Result, error)
+}
+
+// ErrNoSender is returned when sending is asked of a process without SMTP.
+var ErrNoSender = errors.New("no SMTP server configured: set REMARKET_SMTP_URL")
+
+// Service runs campaigns.
+type Service struct {
+	DB       *pgxpool.Pool
+	Composer *Composer
+	Sender   Sender // nil: sending is refused with ErrNoSender
+	River    *river.Client[pgx.Tx]
+	Log      *slog.Logger
+	// FrequencyCapHours: a customer who got marketing email within this many
+	// hours is skipped (0: no cap).
+	FrequencyCapHours int
+	// BatchSize is how many recipients one send job takes; one job per
+	// recipient would cost more than the email.
+	BatchSize int
+}
+
+// CreateParams describes a new campaign.
+type CreateParams struct {
+	Name, Template, Strategy, Segment, Subject string
+	K                                          int
+}
+
+// Create validates and stores a draft campaign.
+func (s *Service) Create(ctx context.Context, st store.Store, p CreateParams) (store.Campaign, error) {
+	if p.Strategy == "" {
+		p.Strategy = recommend.Blend
+	}
+	if !slices.Contains(recommend.Strategies, p.Strategy) {
+		return store.Campaign{}, fmt.Errorf("strategy %q: use one of %v", p.Strategy, recommend.Strategies)
+	}
+	if !slices.Contains(s.Composer.Renderer.Names(), p.Template) {
+		return store.Campaign{}, fmt.Errorf("template %q: use one of %v", p.Template, s.Composer.Renderer.Names())
+	}
+	if _, err := segment.Parse(p.Segment); err != nil {
+		return store.Campaign{}, err
+	}
+	if p.K <= 0 || p.K > 24 {
+		return store.Campaign{}, fmt.Errorf("k %d: use 1 to 24 products", p.K)
+	}
+	return store.CampaignInsert(ctx, s.DB, store.Campaign{StoreID: st.ID, Name: p.Name, Template: p.Template,
+		Strategy: p.Strategy, K: p.K, Segment: p.Segment, Subject: p.Subject})
+}
+
+// Audience compiles a campaign's segment for its store.
+func (s *Service) Audience(st store.Store, camp store.Campaign) (store.Audience, error) {
+	e, err := segment.Parse(camp.Segment)
+	if err != nil {
+		return store.Audience{}, err
+	}
+	where, args := segment.Compile(e, 3, shop.MinorDigits(st.Currency))
+	return store.Audience{StoreID: st.ID, Where: where, Args: args, FrequencyCapHour: s.FrequencyCapHours}, nil
+}
+
+// Plan counts who would get the campaign now and who would be skipped, by
+// reason ("" is the number who would get it).
+func (s *Service) Plan(ctx context.Context, st store.Store, camp store.Campaign) (map[string]int64, error) {
+	a, err := s.Audience(st, camp)
+	if err != nil {
+		return nil, err
+	}
+	return store.AudienceCount(ctx, s.DB, a)
+}
+
+// Started says what Start queued.
+type Started struct {
+	Queued, Skipped int64
+	Jobs            int
+}
+
+// Start fills the ledger (one row per customer of the segment, queued or
+// skipped) and fans the queued rows out as River jobs of BatchSize
+// recipients each, inserted a thousand at a time. Recipients are streamed,
+// never all held in memory. The workers of `remarket serve` send them.
+func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign) (Started, error) {
+	a, err := s.Audience(st, camp)
+	if err != nil {
+		return Started{}, err
+	}
+	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		if err := store.CampaignSetStatus(ctx, tx, camp.ID, store.CampaignSending, store.CampaignDraft); err != nil {
+			return err
+		}
+		_, err := store.LedgerFill(ctx, tx, camp.ID, a)
+		return err
+	})
+	if err != nil {
+		return Started{}, err
+	}
+	var res Started
+	var batch []river.InsertManyParams
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := s.River.InsertMany(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	err = store.LedgerRanges(ctx, s.DB, camp.ID, s.batchSize(), func(from, to int64) error {
+		batch = append(batch, river.InsertManyParams{Args: SendBatchArgs{CampaignID: camp.ID, FromID: from, ToID: to}})
+		res.Jobs++
+		if len(batch) == 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return res, fmt.Errorf("enqueue campaign %d: %w", camp.ID, err)
+	}
+	p, err := store.CampaignProgress(ctx, s.DB, camp.ID)
+	res.Queued, res.Skipped = p.Queued, p.Skipped
+	if err == nil && p.Queued == 0 {
+		err = store.CampaignSetStatus(ctx, s.DB, camp.ID, store.CampaignSent, store.CampaignSending)
+	}
+	return res, err
+}
+
+func (s *Service) batchSize() int {
+	if s.BatchSize <= 0 {
+		return 100
+	}
+	return s.BatchSize
+}
+
+// Cancel stops a campaign: workers check before every send, so no further
+// email goes out within moments. Rows still queued are skipped.
+func (s *Service) Cancel(ctx context.Context, id int64) error {
+	if err := store.CampaignSetStatus(ctx, s.DB, id, store.CampaignCancelled, store.CampaignDraft, store.CampaignSending); err != nil {
+		return err
+	}
+	_, err := s.DB.Exec(ctx, `UPDATE sends SET status = 'skipped', reason = $2 WHERE campaign_id = $1 AND status = 'queued'`,
+		id, store.SkipCancelled)
+	return err
+}
+
+// Customer loads one customer of a store by email or id.
+func (s *Service) Customer(ctx context.Context, storeID int64, ref string) (store.Customer, error) {
+	return store.CustomerFind(ctx, s.DB, storeID, ref)
+}
+
+// waitCheck bounds how stale a worker's view of the campaign's status may be.
+const waitCheck = 250 * time.Millisecond
