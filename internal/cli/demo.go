@@ -2,20 +2,26 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/demo"
 	"github.com/remarket/remarket/internal/localpg"
 	"github.com/remarket/remarket/internal/progress"
 	"github.com/remarket/remarket/internal/server"
+	"github.com/remarket/remarket/internal/smtpsink"
 	"github.com/remarket/remarket/internal/store"
 )
 
@@ -73,7 +79,17 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Params{Pool: pool, Addr: "127.0.0.1:0", Logger: quietLogger(a.env.Stderr)})
+	outbox, err := a.demoSMTP()
+	if err != nil {
+		return err
+	}
+	defer outbox.close()
+	svc, err := a.campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Params{Pool: pool, Addr: "127.0.0.1:0", Logger: quietLogger(a.env.Stderr),
+		Secret: a.cfg.Secret, Campaigns: svc})
 	if err != nil {
 		return err
 	}
@@ -86,6 +102,7 @@ func (a *app) demo(ctx context.Context, customers int) error {
 		_ = srv.Shutdown(sctx)
 	}()
 	base := "http://" + srv.Addr()
+	svc.Composer.PublicURL = base // unsubscribe links point at this server while it runs
 	fmt.Fprintf(out, "store %q (id %d), webhooks at %s/webhooks/generic/%d\n", st.Name, st.ID, base, st.ID)
 	if err := sendDemo(ctx, out, a.env.Stderr, base, st, shop); err != nil {
 		return err
@@ -93,7 +110,10 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	if err := waitProcessed(ctx, pool, st.ID, a.env.Stderr); err != nil {
 		return err
 	}
-	return printDemoSummary(ctx, out, pool, st)
+	if err := printDemoSummary(ctx, out, pool, st); err != nil {
+		return err
+	}
+	return a.demoCampaign(ctx, svc, st, outbox)
 }
 
 // demoStore finds or creates the demo store, so that the demo can run again.
@@ -207,4 +227,128 @@ func mapSummary(m map[string]int64) string {
 		return "0"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// demoOutbox is where the demo's email goes: the configured SMTP server, or
+// an embedded one writing .eml files under .remarket/outbox.
+type demoOutbox struct {
+	sink *smtpsink.Sink
+	dir  string
+}
+
+func (o demoOutbox) close() {
+	if o.sink != nil {
+		_ = o.sink.Close()
+	}
+}
+
+// demoSMTP starts the embedded SMTP server unless REMARKET_SMTP_URL is set,
+// and gives the demo a signing secret of its own when none is configured.
+func (a *app) demoSMTP() (demoOutbox, error) {
+	if a.cfg.Secret == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		a.cfg.Secret = hex.EncodeToString(b)
+	}
+	if a.cfg.SMTPURL != "" {
+		return demoOutbox{}, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(demoDir, "outbox", time.Now().Format("20060102-150405")))
+	if err != nil {
+		return demoOutbox{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return demoOutbox{}, fmt.Errorf("create outbox: %w", err)
+	}
+	sink, err := smtpsink.Start("127.0.0.1:0", dir)
+	if err != nil {
+		return demoOutbox{}, err
+	}
+	a.cfg.SMTPURL = sink.URL()
+	return demoOutbox{sink: sink, dir: dir}, nil
+}
+
+// demoCampaign creates a cross-sell campaign for everyone who bought,
+// previews it for one customer, sends it and waits until it is out.
+func (a *app) demoCampaign(ctx context.Context, svc *campaign.Service, st store.Store, outbox demoOutbox) error {
+	out := a.env.Stdout
+	camp, err := svc.Create(ctx, st, campaign.CreateParams{Name: "Demo cross-sell " + time.Now().Format(time.DateTime),
+		Template: "cross-sell", Segment: "orders>=1", K: 4})
+	if err != nil {
+		return err
+	}
+	plan, err := svc.Plan(ctx, st, camp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\ncampaign %d (cross-sell to segment %q):\n", camp.ID, camp.Segment)
+	printPlan(out, plan)
+	if id, ok := firstEligible(ctx, a.pool, mustAudience(svc, st, camp)); ok {
+		cu, err := store.CustomerGet(ctx, a.pool, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\npreview for %s (remarket campaign preview %d --customer %s):\n", deref(cu.Email), camp.ID, deref(cu.Email))
+		if err := a.previewOne(ctx, &indent{w: out}, svc, st, camp, cu, "text"); err != nil {
+			return err
+		}
+	}
+	res, err := svc.Start(ctx, st, camp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nqueued %d emails in %d jobs\n", res.Queued, res.Jobs)
+	if err := a.watchCampaign(ctx, camp.ID); err != nil {
+		return err
+	}
+	if outbox.dir != "" {
+		files, _ := filepath.Glob(filepath.Join(outbox.dir, "*.eml"))
+		fmt.Fprintf(out, "\n%d messages written as .eml files to %s\n", len(files), outbox.dir)
+	} else {
+		fmt.Fprintf(out, "\nmessages sent to the SMTP server at REMARKET_SMTP_URL\n")
+	}
+	return nil
+}
+
+// firstEligible finds a customer of the audience who would get the email.
+func firstEligible(ctx context.Context, db store.DB, a store.Audience) (int64, bool) {
+	ids, reasons, err := store.AudienceSample(ctx, db, a, 100)
+	if err != nil {
+		return 0, false
+	}
+	for i, r := range reasons {
+		if r == "" {
+			return ids[i], true
+		}
+	}
+	return 0, false
+}
+
+func mustAudience(svc *campaign.Service, st store.Store, c store.Campaign) store.Audience {
+	a, _ := svc.Audience(st, c)
+	return a
+}
+
+// indent prefixes each line, to set a preview apart from the demo's output.
+type indent struct {
+	w   io.Writer
+	mid bool
+}
+
+func (i *indent) Write(p []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		if line == "" {
+			continue
+		}
+		if !i.mid {
+			if _, err := io.WriteString(i.w, "  | "); err != nil {
+				return 0, err
+			}
+		}
+		if _, err := io.WriteString(i.w, line); err != nil {
+			return 0, err
+		}
+		i.mid = !strings.HasSuffix(line, "\n")
+	}
+	return len(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	netmail "net/mail"
 	"net/url"
 	"slices"
@@ -94,6 +95,9 @@ func build(msg Message, now time.Time) (*mail.Msg, string, error) {
 	}
 	if strings.TrimSpace(msg.Subject) == "" {
 		return nil, "", invalid("Subject is empty")
+	}
+	if len(msg.Subject) > maxHeaderValue {
+		return nil, "", invalid("Subject is longer than %d bytes", maxHeaderValue)
 	}
 	if msg.Text == "" && msg.HTML == "" {
 		return nil, "", invalid("both Text and HTML are empty")
@@ -255,6 +259,17 @@ func newMessageID(fromAddr string) string {
 	return hex.EncodeToString(b[:]) + "@" + domain
 }
 
+// loopback hosts may use plain http: a local demo or test server has no
+// certificate, and its links never leave the machine. RFC 8058 requires
+// https for everything else.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func setUnsubscribe(m *mail.Msg, httpsURL, mailto string) error {
 	if len(httpsURL)+len(mailto) > maxHeaderValue {
 		return invalid("List-Unsubscribe URIs are longer than %d bytes together", maxHeaderValue)
@@ -274,13 +289,19 @@ func setUnsubscribe(m *mail.Msg, httpsURL, mailto string) error {
 		return nil
 	}
 	u, err := url.Parse(httpsURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(httpsURL, "<>, \t") {
+	if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && loopback(u.Hostname())) || u.Host == "" ||
+		strings.ContainsAny(httpsURL, "<>, \t") {
 		return invalid("ListUnsubscribeURL is not an https URL without spaces, commas or angle brackets")
 	}
 	// go-mail writes u.String() of its own parse; check that is the URL we
 	// were given, since the token in it must arrive byte for byte.
 	if u.String() != httpsURL {
 		return invalid("ListUnsubscribeURL is not in canonical form (want %q)", u.String())
+	}
+	if u.Scheme == "http" { // loopback only; go-mail's one-click setter insists on https
+		m.SetListUnsubscribe(append([]string{httpsURL}, uris...)...)
+		m.SetListUnsubscribePost()
+		return nil
 	}
 	if err := m.SetListUnsubscribeOneClick(httpsURL, uris...); err != nil {
 		return invalid("ListUnsubscribeURL: %w", err)
@@ -291,7 +312,7 @@ func setUnsubscribe(m *mail.Msg, httpsURL, mailto string) error {
 // listIDValue formats "Name <list.id>" with the name encoded if needed.
 func listIDValue(v string) (string, error) {
 	name, id := "", v
-	if i := strings.IndexByte(v, '<'); i >= 0 {
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
 		if !strings.HasSuffix(v, ">") {
 			return "", invalid("ListID %q: want \"Name <list.id.example>\"", v)
 		}
