@@ -99,8 +99,12 @@ func (s *Service) sendOne(ctx context.Context, st store.Store, camp store.Campai
 		}
 		return store.SendFinish(ctx, s.DB, row.ID, store.SendResult{Status: "sent", Reason: note, MessageID: res.MessageID, Products: c.Products})
 	case errors.Is(err, mailer.ErrPermanent):
-		if err := store.SuppressionAdd(ctx, s.DB, st.ID, row.Email, store.SuppressBounced, err.Error()); err != nil {
-			return err
+		// Only a refused recipient is the address's fault; a 5xx to MAIL
+		// FROM or to the content is ours, and must not suppress anyone.
+		if mailer.IsBounce(err) {
+			if err := store.SuppressionAdd(ctx, s.DB, st.ID, row.Email, store.SuppressBounced, err.Error()); err != nil {
+				return err
+			}
 		}
 		return s.fail(ctx, row, err.Error())
 	case errors.Is(err, mailer.ErrInvalidMessage):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/smtpsink"
 	"github.com/remarket/remarket/internal/store"
 )
 
@@ -174,10 +176,18 @@ func TestInboxReplayAndReads(t *testing.T) {
 func TestDemoEndToEnd(t *testing.T) {
 	t.Parallel()
 	_, url := dbtest.NewURL(t)
-	env := map[string]string{"REMARKET_DATABASE_URL": url}
+	sink, err := smtpsink.Start("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	env := map[string]string{"REMARKET_DATABASE_URL": url, "REMARKET_SMTP_URL": sink.URL()}
 	r := run(t, env, "demo", "--customers", "40")
 	if r.code != 0 {
 		t.Fatalf("demo: %+v", r)
+	}
+	if n := len(sink.Messages()); n == 0 || !strings.Contains(r.stdout, fmt.Sprintf("sent %d,", n)) {
+		t.Errorf("demo campaign: %d messages at the SMTP server; output:\n%s", n, r.stdout)
 	}
 	for _, want := range []string{"posted", "a forged signature 401", "a signed but truncated body 202", "1 failed", "customers   40"} {
 		if !strings.Contains(r.stdout, want) {

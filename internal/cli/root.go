@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/remarket/remarket/internal/config"
+	"github.com/remarket/remarket/internal/mailer"
 	"github.com/remarket/remarket/internal/store"
 )
 
@@ -92,6 +93,11 @@ func (a *app) rootCmd() *cobra.Command {
 			a.applyFlags(cmd.Flags())
 			if err := a.cfg.Validate(); err != nil {
 				return UsageError{err}
+			}
+			if a.cfg.SMTPURL != "" {
+				if err := mailer.ValidateURL(a.cfg.SMTPURL); err != nil {
+					return usagef("REMARKET_SMTP_URL: %v", err)
+				}
 			}
 			return nil
 		},

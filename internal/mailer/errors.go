@@ -22,8 +22,9 @@ var (
 	ErrTemporary = errors.New("temporary SMTP failure")
 
 	// ErrPermanent: do not retry this message. The server answered MAIL FROM,
-	// RCPT TO or the message data with a 5xx reply. With SendError.Op "rcpt"
-	// the address bounces.
+	// RCPT TO or the message data with a 5xx reply. Only some of these say
+	// the address is bad (see IsBounce): a 5xx to MAIL FROM or to the data
+	// may refuse the sender or the content instead.
 	ErrPermanent = errors.New("permanent SMTP failure")
 
 	// ErrAfterHandoff: the server accepted the message (Result.Delivered is
@@ -62,6 +63,17 @@ func (e *SendError) Error() string {
 
 // Unwrap returns the kind, so errors.Is(err, ErrPermanent) works.
 func (e *SendError) Unwrap() error { return e.Kind }
+
+// IsBounce reports whether err says the recipient address is bad, so it
+// should be suppressed: a 5xx reply to RCPT TO, or any 5xx with an RFC 3463
+// address status 5.1.x (some servers check recipients only after DATA).
+func IsBounce(err error) bool {
+	var e *SendError
+	if !errors.As(err, &e) || e.Kind != ErrPermanent {
+		return false
+	}
+	return e.Op == "rcpt" || strings.HasPrefix(e.EnhancedCode, "5.1.")
+}
 
 func kindName(k error) string {
 	switch k {

@@ -210,10 +210,16 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (Result, error) {
 	if err := m.limiter.wait(ctx); err != nil {
 		return res, fmt.Errorf("wait for the rate limit: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	for attempt := 0; ; attempt++ {
 		fresh := c.smtp == nil
 		if fresh {
 			if err := m.dial(ctx, c); err != nil {
+				if ctx.Err() != nil {
+					return res, fmt.Errorf("dial SMTP server: %w", ctx.Err())
+				}
 				return res, dialError(err)
 			}
 		}

@@ -37,6 +37,9 @@ func TestReplyKinds(t *testing.T) {
 					if strings.HasPrefix(to[0], "spam") {
 						return &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "content rejected"}
 					}
+					if strings.HasPrefix(to[0], "unknown") {
+						return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "checked after DATA: no such user"}
+					}
 					return nil
 				},
 			})
@@ -52,6 +55,7 @@ func TestReplyKinds(t *testing.T) {
 				{"busy@example.com", ErrTemporary, "rcpt", 450, "4.2.1"},
 				{"gone@example.com", ErrPermanent, "rcpt", 550, "5.1.1"},
 				{"spam@example.com", ErrPermanent, "data", 554, "5.7.1"},
+				{"unknown@example.com", ErrPermanent, "data", 550, "5.1.1"},
 				{"closing@example.com", ErrTemporary, "rcpt", 421, "4.3.2"},
 			} {
 				res, err := m.Send(ctx, sample(tc.to))
@@ -71,6 +75,9 @@ func TestReplyKinds(t *testing.T) {
 				if strings.Contains(err.Error(), tc.to) {
 					t.Errorf("%s: error text names the recipient: %v", tc.to, err)
 				}
+				if bounce := tc.kind == ErrPermanent && tc.enhanced[:4] == "5.1."; IsBounce(err) != bounce {
+					t.Errorf("%s: IsBounce = %v, want %v", tc.to, !bounce, bounce)
+				}
 				if res.Delivered || res.MessageID != "<c42.r7@gifts.example>" {
 					t.Errorf("%s: Result = %+v", tc.to, res)
 				}
@@ -79,8 +86,8 @@ func TestReplyKinds(t *testing.T) {
 					t.Errorf("send after %s: %v", tc.to, err)
 				}
 			}
-			if n := sink.Count(); n != 4 {
-				t.Errorf("sink accepted %d messages, want 4", n)
+			if n := sink.Count(); n != 5 {
+				t.Errorf("sink accepted %d messages, want 5", n)
 			}
 		})
 	}
@@ -448,4 +455,20 @@ func TestTLSAndAuth(t *testing.T) {
 			t.Error("message went out in clear text")
 		}
 	})
+}
+
+func TestCancelledContextSendsNothing(t *testing.T) {
+	t.Parallel()
+	sink := startSink(t, smtpsink.Options{})
+	m := newMailer(t, Config{URL: sink.URL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		if _, err := m.Send(ctx, sample("a@example.com")); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	}
+	if sink.Count() != 0 || sink.Connections() != 0 {
+		t.Errorf("sink: %d messages, %d connections; want none", sink.Count(), sink.Connections())
+	}
 }

@@ -107,6 +107,7 @@ func TestTextThenHTMLAndUTF8RoundTrip(t *testing.T) {
 	msg.HTML = "<html><body><p>Hallo Zoë</p><p style=\"color:#333\">€ 12,99 — 👍</p>" +
 		strings.Repeat("<td>ß</td>", 100) + "</body></html>"
 	msg.ListID = "Geschenke Köln <gifts.remarket.example>"
+	msg.From = "Gifts & Co. <shop@gifts.example>"
 	_, rcv := sendOne(t, msg)
 	p := parse(t, rcv.Data)
 
@@ -115,6 +116,9 @@ func TestTextThenHTMLAndUTF8RoundTrip(t *testing.T) {
 	}
 	if got := decodeWords(t, p.header.Get("List-Id")); got != msg.ListID {
 		t.Errorf("List-Id = %q, want %q", got, msg.ListID)
+	}
+	if from, err := p.header.AddressList("From"); err != nil || from[0].Name != "Gifts & Co." {
+		t.Errorf("From = %v (%v)", from, err)
 	}
 	to, err := p.header.AddressList("To")
 	if err != nil || to[0].Name != "Zoë Ünal" {
@@ -244,6 +248,7 @@ func TestInvalidMessages(t *testing.T) {
 		"two To":              func(m *Message) { m.To = "a@example.com, b@example.com" },
 		"bad From":            func(m *Message) { m.From = "shop" },
 		"empty subject":       func(m *Message) { m.Subject = "  " },
+		"long subject":        func(m *Message) { m.Subject = strings.Repeat("x", 901) },
 		"no body":             func(m *Message) { m.Text, m.HTML = "", "" },
 		"invalid UTF-8 text":  func(m *Message) { m.Text = "a\xffb" },
 		"MessageID no @":      func(m *Message) { m.MessageID = "<abc>" },
@@ -277,6 +282,8 @@ func TestListUnsubscribeVariants(t *testing.T) {
 		{"https://t.example/u/1", "", "<https://t.example/u/1>", "List-Unsubscribe=One-Click"},
 		{"", "mailto:u@gifts.example", "<mailto:u@gifts.example>", ""},
 		{"", "", "", ""},
+		// Loopback only (the demo's local server): plain http is allowed.
+		{"http://127.0.0.1:8080/u/1", "mailto:u@gifts.example", "<http://127.0.0.1:8080/u/1>, <mailto:u@gifts.example>", "List-Unsubscribe=One-Click"},
 	} {
 		msg := sample("bob@example.com")
 		msg.ListUnsubscribeURL, msg.ListUnsubscribeMailto = tc.url, tc.mailto
@@ -287,6 +294,24 @@ func TestListUnsubscribeVariants(t *testing.T) {
 		h := parse(t, b.Bytes()).header
 		if h.Get("List-Unsubscribe") != tc.list || h.Get("List-Unsubscribe-Post") != tc.post {
 			t.Errorf("%+v: List-Unsubscribe %q, -Post %q", tc, h.Get("List-Unsubscribe"), h.Get("List-Unsubscribe-Post"))
+		}
+	}
+}
+
+func TestListIDNames(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"gifts.remarket.example":                  "<gifts.remarket.example>",
+		"<gifts.remarket.example>":                "<gifts.remarket.example>",
+		"Gift Shop <gifts.remarket.example>":      "Gift Shop <gifts.remarket.example>",
+		"Gifts & Co. <gifts.remarket.example>":    `"Gifts & Co." <gifts.remarket.example>`,
+		`Say "hi" <gifts.remarket.example>`:       `"Say \"hi\"" <gifts.remarket.example>`,
+		"A <b> shop <campaigns.gifts.example>":    `"A <b> shop" <campaigns.gifts.example>`,
+		"Köln Geschenke <gifts.remarket.example>": "=?UTF-8?q?K=C3=B6ln_Geschenke?= <gifts.remarket.example>",
+	} {
+		got, err := listIDValue(in)
+		if err != nil || got != want {
+			t.Errorf("listIDValue(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
