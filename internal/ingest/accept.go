@@ -15,9 +15,21 @@ import (
 	"github.com/remarket/remarket/internal/store"
 )
 
-// DeliveryArgs is the River job that processes one stored delivery.
+// DeliveryArgs is the River job that processes stored deliveries: the ones
+// one group commit accepted together, or one replayed delivery. One job per
+// commit rather than per delivery lets a burst be processed in few
+// transactions and round trips.
 type DeliveryArgs struct {
-	InboxID int64 `json:"inbox_id"`
+	InboxID  int64   `json:"inbox_id,omitempty"`
+	InboxIDs []int64 `json:"inbox_ids,omitempty"`
+}
+
+// IDs lists every delivery the job covers.
+func (a DeliveryArgs) IDs() []int64 {
+	if a.InboxID != 0 {
+		return append([]int64{a.InboxID}, a.InboxIDs...)
+	}
+	return a.InboxIDs
 }
 
 // Kind is stable: renaming it would orphan queued jobs.
@@ -200,17 +212,18 @@ func (a *Accepter) commit(batch []*pending) {
 	}
 }
 
+// insertJobs enqueues one job for all the new deliveries of a commit.
 func (a *Accepter) insertJobs(ctx context.Context, tx pgx.Tx, ids []int64) error {
-	var params []river.InsertManyParams
+	var fresh []int64
 	for _, id := range ids {
 		if id != 0 {
-			params = append(params, river.InsertManyParams{Args: DeliveryArgs{InboxID: id}})
+			fresh = append(fresh, id)
 		}
 	}
-	if len(params) == 0 {
+	if len(fresh) == 0 {
 		return nil
 	}
-	if _, err := a.river.InsertManyTx(ctx, tx, params); err != nil {
+	if _, err := a.river.InsertTx(ctx, tx, DeliveryArgs{InboxIDs: fresh}, nil); err != nil {
 		return fmt.Errorf("enqueue deliveries: %w", err)
 	}
 	return nil

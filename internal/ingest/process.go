@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/remarket/remarket/internal/shop"
 	"github.com/remarket/remarket/internal/store"
@@ -110,3 +113,69 @@ func apply(ctx context.Context, db store.DB, storeID int64, ev shop.Event) error
 // errNoData marks an event the parser produced without its payload: a parser
 // bug, which retrying cannot fix.
 var errNoData = errors.New("event carries no data")
+
+// ProcessMany processes deliveries in one transaction. Deliveries that hold
+// only orders (most traffic) are saved together in one round trip, their new
+// customers and products first and in key order so that concurrent workers
+// never deadlock; any other delivery goes through Process. giveUp turns a
+// retryable error into a failed delivery, for a job's last attempt. An error
+// means the transaction must roll back; the caller may retry the deliveries
+// one by one to find the one that failed.
+func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp bool) error {
+	var finish pgx.Batch
+	byStore := map[int64][]*shop.Order{}
+	var storeIDs []int64
+	for _, d := range ds {
+		events, err := Parse(d)
+		if err != nil {
+			store.QueueInboxFinish(&finish, d.ID, store.InboxFailed, err.Error())
+			continue
+		}
+		if orders, ignored, ok := onlyOrders(events); ok {
+			if len(orders) == 0 {
+				store.QueueInboxFinish(&finish, d.ID, store.InboxIgnored, ignored)
+				continue
+			}
+			if byStore[d.StoreID] == nil {
+				storeIDs = append(storeIDs, d.StoreID)
+			}
+			byStore[d.StoreID] = append(byStore[d.StoreID], orders...)
+			store.QueueInboxFinish(&finish, d.ID, store.InboxProcessed, "")
+			continue
+		}
+		out, err := Process(ctx, tx, d)
+		if err != nil && !giveUp {
+			return err
+		}
+		if err != nil {
+			out = Outcome{Status: store.InboxFailed, Reason: err.Error()}
+		}
+		store.QueueInboxFinish(&finish, d.ID, out.Status, out.Reason)
+	}
+	var b pgx.Batch
+	slices.Sort(storeIDs)
+	for _, id := range storeIDs {
+		store.QueueOrders(&b, id, byStore[id])
+	}
+	b.QueuedQueries = append(b.QueuedQueries, finish.QueuedQueries...)
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("save %d deliveries: %w", len(ds), err)
+	}
+	return nil
+}
+
+// onlyOrders returns a delivery's orders when it holds nothing else (but
+// ignored events), with the reason it was ignored when it holds no order.
+func onlyOrders(events []shop.Event) (orders []*shop.Order, ignored string, ok bool) {
+	for _, ev := range events {
+		switch {
+		case ev.Kind == shop.KindIgnored:
+			ignored = ev.Reason
+		case ev.Kind == shop.KindOrder && ev.Order != nil:
+			orders = append(orders, ev.Order)
+		default:
+			return nil, "", false
+		}
+	}
+	return orders, ignored, true
+}

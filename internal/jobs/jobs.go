@@ -5,15 +5,12 @@ package jobs
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/ingest"
@@ -68,51 +65,43 @@ type DeliveryWorker struct {
 // never came) is marked failed, so that it shows in `inbox list --failed`.
 const giveUpAttempt = 8
 
-// Work runs the delivery in one transaction with its inbox status and the
-// job's completion: it is processed exactly once even if the job runs twice.
+// Work processes the job's deliveries in one transaction. If that fails,
+// one delivery is to blame (a refund ahead of its order, say): each is then
+// processed alone, and those that still fail get a job of their own, which
+// River retries with backoff. A delivery already processed is skipped, so a
+// job that runs twice changes nothing.
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.DeliveryArgs]) error {
-	return pgx.BeginFunc(ctx, w.Pool, func(tx pgx.Tx) error {
-		// The delivery is already durable, and this transaction also holds
-		// the job's completion: if a crash loses the commit, both are lost
-		// together and the job runs again. So it need not wait for its WAL
-		// flush, which otherwise bounds processing to the disk's fsync rate.
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-			return err
+	ids := job.Args.IDs()
+	err := w.process(ctx, ids, len(ids) == 1 && job.Attempt >= giveUpAttempt)
+	if err == nil || len(ids) == 1 {
+		return err
+	}
+	var failed []river.InsertManyParams
+	for _, id := range ids {
+		if err := w.process(ctx, []int64{id}, false); err != nil {
+			w.Log.WarnContext(ctx, "delivery deferred", "inbox_id", id, "error", err)
+			failed = append(failed, river.InsertManyParams{Args: ingest.DeliveryArgs{InboxID: id}})
 		}
-		d, err := store.InboxGetForUpdate(ctx, tx, job.Args.InboxID)
-		if errors.Is(err, store.ErrNotFound) {
-			return river.JobCancel(err)
-		}
-		if err != nil {
-			return err
-		}
-		if d.Status != store.InboxPending {
-			return complete(ctx, tx, job)
-		}
-		out, err := ingest.Process(ctx, tx, d)
-		if err != nil {
-			if job.Attempt < giveUpAttempt {
-				return err
-			}
-			out = ingest.Outcome{Status: store.InboxFailed, Reason: err.Error()}
-		}
-		if out.Status == store.InboxFailed {
-			w.Log.WarnContext(ctx, "delivery failed", "inbox_id", d.ID, "store_id", d.StoreID, "reason", out.Reason)
-		}
-		if err := store.InboxFinish(ctx, tx, d.ID, out.Status, out.Reason); err != nil {
-			return err
-		}
-		return complete(ctx, tx, job)
-	})
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, failed)
+	return err
 }
 
-// complete marks the job done inside tx. A savepoint-free River requires the
-// whole transaction to roll back on error, which BeginFunc does.
-func complete[T river.JobArgs](ctx context.Context, tx pgx.Tx, job *river.Job[T]) error {
-	if _, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job); err != nil {
-		return fmt.Errorf("complete job %d: %w", job.ID, err)
-	}
-	return nil
+// process runs deliveries in one transaction that does not wait for its WAL
+// flush: the deliveries are already durable, and if a crash loses the
+// commit they are still pending and their job runs again.
+func (w *DeliveryWorker) process(ctx context.Context, ids []int64, giveUp bool) error {
+	opts := pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"}
+	return pgx.BeginTxFunc(ctx, w.Pool, opts, func(tx pgx.Tx) error {
+		ds, err := store.InboxPendingForUpdate(ctx, tx, ids)
+		if err != nil || len(ds) == 0 {
+			return err
+		}
+		return ingest.ProcessMany(ctx, tx, ds, giveUp)
+	})
 }
 
 // AbandonSweepArgs marks checkouts left open for an hour as abandoned.

@@ -81,7 +81,8 @@ func TestKilledDuringBurst(t *testing.T) {
 	}
 	for _, id := range acked {
 		var n int
-		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox i JOIN river_job j ON (j.args->>'inbox_id')::bigint = i.id
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM inbox i JOIN river_job j
+    ON j.kind = 'process_delivery' AND (j.args->'inbox_ids' @> to_jsonb(i.id) OR (j.args->>'inbox_id')::bigint = i.id)
 WHERE i.dedupe_key = $1`, "generic:event:"+id).Scan(&n); err != nil {
 			t.Fatal(err)
 		}

@@ -21,23 +21,24 @@ import (
 // BenchmarkProcessOrders measures orders processed per second by the
 // workers: deliveries already stored with their jobs (as the accepter leaves
 // them) are worked until none is pending. "single" is one order per
-// delivery, as Shopify and WooCommerce send them; "batch100" is the generic
-// batch form. The baseline is River working the same number of no-op jobs
-// on the same queue settings in the same run.
+// delivery, as Shopify and WooCommerce send them, with one job per 16
+// deliveries as the accepter's group commits make under load; "single-1job"
+// gives each delivery its own job (a replay, or a quiet store); "batch100"
+// is the generic batch form. The baseline is River working the same number
+// of no-op jobs on the same queue settings in the same run.
 //
 //	go test ./internal/server -run XXX -bench ProcessOrders -benchtime 1x
 func BenchmarkProcessOrders(b *testing.B) {
 	const orders = 4000
-	for _, perDelivery := range []int{1, 100} {
-		name := "single"
-		if perDelivery > 1 {
-			name = fmt.Sprintf("batch%d", perDelivery)
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name                string
+		perDelivery, perJob int
+	}{{"single", 1, 16}, {"single-1job", 1, 1}, {"batch100", 100, 1}} {
+		b.Run(c.name, func(b *testing.B) {
 			var rate, noop float64
 			for range b.N {
-				noop = noopJobRate(b, orders/perDelivery)
-				rate = processRate(b, orders, perDelivery)
+				noop = noopJobRate(b, orders/c.perDelivery/c.perJob)
+				rate = processRate(b, orders, c.perDelivery, c.perJob)
 			}
 			b.ReportMetric(rate, "orders/s")
 			b.ReportMetric(noop, "noop-jobs/s")
@@ -45,7 +46,7 @@ func BenchmarkProcessOrders(b *testing.B) {
 	}
 }
 
-func processRate(b *testing.B, orders, perDelivery int) float64 {
+func processRate(b *testing.B, orders, perDelivery, perJob int) float64 {
 	pool := dbtest.New(b)
 	st, err := store.StoreInsert(context.Background(), pool, store.Store{Name: "p", Platform: "generic", Domain: "p.example",
 		WebhookSecret: "secret-secret", Timezone: "UTC", Currency: "EUR"})
@@ -67,9 +68,9 @@ func processRate(b *testing.B, orders, perDelivery int) float64 {
 		if err != nil {
 			return err
 		}
-		params := make([]river.InsertManyParams, len(ids))
-		for i, id := range ids {
-			params[i] = river.InsertManyParams{Args: ingest.DeliveryArgs{InboxID: id}}
+		var params []river.InsertManyParams
+		for i := 0; i < len(ids); i += perJob {
+			params = append(params, river.InsertManyParams{Args: ingest.DeliveryArgs{InboxIDs: ids[i:min(i+perJob, len(ids))]}})
 		}
 		_, err = insertOnly.InsertManyFastTx(context.Background(), tx, params)
 		return err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -311,3 +312,40 @@ func TestWooCommerce(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64Encode(b) }
+
+// TestBatchJobWithOneBadDelivery: one job covers the deliveries of a group
+// commit; a refund ahead of its order fails the batch, which falls back to
+// one delivery at a time and retries the refund on its own.
+func TestBatchJobWithOneBadDelivery(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	st := b.addStore(t, "generic", "batch.example", "batch-secret")
+	bodies := []string{
+		`{"type":"refund","refund":{"id":"r1","order_id":"o1","lines":[{"line_id":"1","quantity":1}]}}`,
+		`{"type":"order","order":{"id":"o1","created_at":"2025-01-01T00:00:00Z","currency":"EUR","status":"paid","customer":{"email":"a@example.com"},"lines":[{"id":"1","product_id":"p1","quantity":2,"price":"5"}]}}`,
+		`{"type":"order","order":{"id":"o2","created_at":"2025-01-01T00:00:00Z","currency":"EUR","status":"paid","customer":{"email":"b@example.com"},"lines":[{"id":"1","product_id":"p1","quantity":1,"price":"5"}]}}`,
+		`{"type":"order","order":{"id":`,
+	}
+	var ds []store.Delivery
+	for i, body := range bodies {
+		ds = append(ds, store.Delivery{StoreID: st.ID, Platform: "generic", Topic: "generic", DedupeKey: fmt.Sprint(i), Body: []byte(body)})
+	}
+	ids, err := store.InboxInsert(ctx, b.pool, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.srv.River().Insert(ctx, ingest.DeliveryArgs{InboxIDs: ids}, nil); err != nil {
+		t.Fatal(err)
+	}
+	b.waitIdle(t)
+	if n := b.count(t, `SELECT count(*) FROM inbox WHERE status = 'processed'`); n != 3 {
+		t.Errorf("%d of 3 good deliveries processed", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM inbox WHERE status = 'failed'`); n != 1 {
+		t.Errorf("%d failed, want the truncated one", n)
+	}
+	if n := b.count(t, `SELECT refunded_quantity FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.external_id = 'o1'`); n != 1 {
+		t.Errorf("refunded quantity %d, want 1 once the refund was retried after its order", n)
+	}
+}

@@ -8,9 +8,9 @@ import (
 	"github.com/remarket/remarket/internal/shop"
 )
 
-const customerFindSQL = `SELECT id FROM customers
-WHERE store_id = $1 AND (($2 <> '' AND external_id = $2) OR ($3 <> '' AND email = $3))
-ORDER BY (external_id = $2) DESC NULLS LAST LIMIT 1`
+// customerFindSQL finds a customer by store-side id, else by email, each on
+// its unique index.
+const customerFindSQL = `SELECT id FROM customers WHERE id = remarket_customer_find($1, $2, $3)`
 
 // CustomerUpsert finds the customer by store-side id or email, creating or
 // updating them (remarket_customer_upsert in migrations/00002), and returns

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Delivery is one webhook delivery as received: the exact body and the
@@ -109,6 +111,30 @@ func InboxGetForUpdate(ctx context.Context, db DB, id int64) (Delivery, error) {
 	return d, nil
 }
 
+// InboxPendingForUpdate locks and returns the pending deliveries among ids,
+// in id order, so that two workers never process one delivery at once.
+func InboxPendingForUpdate(ctx context.Context, db DB, ids []int64) ([]Delivery, error) {
+	rows, err := db.Query(ctx, `SELECT `+inboxCols+` FROM inbox WHERE id = ANY($1) AND status = 'pending' ORDER BY id FOR UPDATE`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("get deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// QueueInboxFinish adds InboxFinish to a batch.
+func QueueInboxFinish(b *pgx.Batch, id int64, status, reason string) {
+	b.Queue(inboxFinishSQL, id, status, reason)
+}
+
 // InboxListParams filters InboxList.
 type InboxListParams struct {
 	FailedOnly bool
@@ -140,9 +166,11 @@ func InboxList(ctx context.Context, db DB, p InboxListParams) ([]Delivery, error
 	return out, rows.Err()
 }
 
+const inboxFinishSQL = `UPDATE inbox SET status = $2, error = $3, attempts = attempts + 1, processed_at = now() WHERE id = $1`
+
 // InboxFinish records the outcome of processing a delivery.
 func InboxFinish(ctx context.Context, db DB, id int64, status, reason string) error {
-	_, err := db.Exec(ctx, `UPDATE inbox SET status = $2, error = $3, attempts = attempts + 1, processed_at = now() WHERE id = $1`, id, status, reason)
+	_, err := db.Exec(ctx, inboxFinishSQL, id, status, reason)
 	if err != nil {
 		return fmt.Errorf("finish delivery %d: %w", id, err)
 	}

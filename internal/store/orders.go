@@ -132,6 +132,16 @@ ON CONFLICT DO NOTHING`
 // OrdersUpsert saves many orders in one round trip: their new customers and
 // products first, in key order, then each order in turn.
 func OrdersUpsert(ctx context.Context, db DB, storeID int64, orders []*shop.Order) error {
+	b := batch{}
+	QueueOrders(&b.b, storeID, orders)
+	return b.run(ctx, db, fmt.Sprintf("save %d orders", len(orders)))
+}
+
+// QueueOrders adds the statements of OrdersUpsert to a batch, so that
+// several deliveries' orders travel in one round trip. Concurrent batches
+// sharing customers or products take their keys in the same order, so they
+// wait for each other instead of deadlocking.
+func QueueOrders(pb *pgx.Batch, storeID int64, orders []*shop.Order) {
 	var cExt, cEmail []string
 	var lines []shop.LineItem
 	currency := ""
@@ -142,13 +152,11 @@ func OrdersUpsert(ctx context.Context, db DB, storeID int64, orders []*shop.Orde
 		lines = append(lines, o.Lines...)
 		currency = o.Currency
 	}
-	b := batch{}
-	b.add(customersPreinsertSQL, storeID, cExt, cEmail)
+	pb.Queue(customersPreinsertSQL, storeID, cExt, cEmail)
 	if l := lineArgs(lines); len(lines) > 0 {
-		b.add(`SELECT count(*) FROM remarket_products_ensure($1, $2, $3, $4, $5, $6, $7)`, storeID, currency, l[1], l[2], l[3], l[4], l[6])
+		pb.Queue(`SELECT count(*) FROM remarket_products_ensure($1, $2, $3, $4, $5, $6, $7)`, storeID, currency, l[1], l[2], l[3], l[4], l[6])
 	}
 	for _, o := range orders {
-		b.add(orderUpsertSQL, orderArgs(storeID, o)...)
+		pb.Queue(orderUpsertSQL, orderArgs(storeID, o)...)
 	}
-	return b.run(ctx, db, fmt.Sprintf("save %d orders", len(orders)))
 }
