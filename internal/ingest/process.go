@@ -124,7 +124,7 @@ var errNoData = errors.New("event carries no data")
 func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp bool) error {
 	var finish pgx.Batch
 	byStore := map[int64][]*shop.Order{}
-	var storeIDs []int64
+	var storeIDs, processed []int64
 	for _, d := range ds {
 		events, err := Parse(d)
 		if err != nil {
@@ -140,7 +140,7 @@ func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp b
 				storeIDs = append(storeIDs, d.StoreID)
 			}
 			byStore[d.StoreID] = append(byStore[d.StoreID], orders...)
-			store.QueueInboxFinish(&finish, d.ID, store.InboxProcessed, "")
+			processed = append(processed, d.ID)
 			continue
 		}
 		out, err := Process(ctx, tx, d)
@@ -156,6 +156,9 @@ func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp b
 	slices.Sort(storeIDs)
 	for _, id := range storeIDs {
 		store.QueueOrders(&b, id, byStore[id])
+	}
+	if len(processed) > 0 {
+		store.QueueInboxProcessed(&b, processed)
 	}
 	b.QueuedQueries = append(b.QueuedQueries, finish.QueuedQueries...)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {

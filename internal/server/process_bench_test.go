@@ -29,7 +29,7 @@ import (
 //
 //	go test ./internal/server -run XXX -bench ProcessOrders -benchtime 1x
 func BenchmarkProcessOrders(b *testing.B) {
-	const orders = 4000
+	const orders = 10000
 	for _, c := range []struct {
 		name                string
 		perDelivery, perJob int
@@ -78,11 +78,11 @@ func processRate(b *testing.B, orders, perDelivery, perJob int) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now()
 	srv, err := New(Params{Pool: pool, Role: RoleWorker, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
+	start := time.Now() // River starts fetching as Start returns
 	if err := srv.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}

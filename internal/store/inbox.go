@@ -135,6 +135,11 @@ func QueueInboxFinish(b *pgx.Batch, id int64, status, reason string) {
 	b.Queue(inboxFinishSQL, id, status, reason)
 }
 
+// QueueInboxProcessed marks many deliveries processed in one statement.
+func QueueInboxProcessed(b *pgx.Batch, ids []int64) {
+	b.Queue(`UPDATE inbox SET status = 'processed', error = '', attempts = attempts + 1, processed_at = now() WHERE id = ANY($1)`, ids)
+}
+
 // InboxListParams filters InboxList.
 type InboxListParams struct {
 	FailedOnly bool
