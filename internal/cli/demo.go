@@ -88,6 +88,9 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	if err != nil {
 		return err
 	}
+	// The demo mails everyone each run; campaigns made with the CLI skip
+	// customers mailed in the last 20 hours.
+	svc.FrequencyCapHours = 0
 	srv, err := server.New(server.Params{Pool: pool, Addr: "127.0.0.1:0", Logger: quietLogger(a.env.Stderr),
 		Secret: a.cfg.Secret, Campaigns: svc})
 	if err != nil {

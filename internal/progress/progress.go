@@ -235,7 +235,7 @@ func (b *Bar) eta(n int64, elapsed time.Duration) (string, bool) {
 }
 
 func perSecond(n int64, elapsed time.Duration) float64 {
-	if elapsed <= 0 {
+	if elapsed < 50*time.Millisecond { // too short to say anything but noise
 		return 0
 	}
 	return float64(n) / elapsed.Seconds()
