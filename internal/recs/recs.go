@@ -129,7 +129,7 @@ func LoadHistory(ctx context.Context, db store.DB, storeID int64) (recommend.His
 	if err != nil {
 		return h, err
 	}
-	err = store.PurchasesEach(ctx, db, storeID, 0, func(p store.Purchase) error {
+	err = store.PurchasesEach(ctx, db, store.PurchasesParams{StoreID: storeID}, func(p store.Purchase) error {
 		h.Purchases = append(h.Purchases, recommend.Purchase{Customer: p.Customer, Order: p.Order, Product: p.Product,
 			At: p.At, Quantity: p.Quantity, UnitPriceMinor: p.UnitPriceMinor})
 		return nil
@@ -154,7 +154,7 @@ func (s *Service) addNew(ctx context.Context, storeID int64, e *entry) error {
 			lines = nil
 		}
 	}
-	err := store.PurchasesAfter(ctx, s.DB, storeID, e.mark.maxID, func(p store.Purchase) error {
+	err := store.PurchasesEach(ctx, s.DB, store.PurchasesParams{StoreID: storeID, AfterOrder: e.mark.maxID}, func(p store.Purchase) error {
 		if len(lines) > 0 && lines[0].Order != p.Order {
 			flush()
 		}

@@ -14,54 +14,37 @@ type Purchase struct {
 	UnitPriceMinor           int64
 }
 
-// purchasesSQL lists what customers bought and kept, oldest first; refunded
-// units and cancelled orders are left out, so they never count as purchases.
+// purchasesSQL lists what customers bought and kept, in time order;
+// refunded units and cancelled or test orders are left out, so they never
+// count as purchases. $2 limits it to one customer, $3 to orders after an id.
 const purchasesSQL = `SELECT o.customer_id, o.id, l.product_id, o.placed_at, l.quantity - l.refunded_quantity, l.unit_price_minor
 FROM orders o JOIN order_lines l ON l.order_id = o.id
 WHERE o.store_id = $1 AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL
   AND o.status IN ('paid', 'partially_refunded') AND NOT o.test AND l.quantity > l.refunded_quantity
-  AND ($2 = 0 OR o.customer_id = $2)
-ORDER BY o.placed_at, o.id`
+  AND ($2 = 0 OR o.customer_id = $2) AND o.id > $3
+ORDER BY o.placed_at, o.id, l.id`
 
-// PurchasesEach streams a store's kept purchases (customerID 0: everyone's)
-// in time order.
-func PurchasesEach(ctx context.Context, db DB, storeID, customerID int64, fn func(Purchase) error) error {
-	rows, err := db.Query(ctx, purchasesSQL, storeID, customerID)
+// PurchasesParams selects purchases.
+type PurchasesParams struct {
+	StoreID    int64
+	CustomerID int64 // 0: every customer
+	AfterOrder int64 // only orders with a higher id (the ones a model has not seen)
+}
+
+// PurchasesEach streams a store's kept purchases in time order, an order's
+// lines together.
+func PurchasesEach(ctx context.Context, db DB, p PurchasesParams, fn func(Purchase) error) error {
+	rows, err := db.Query(ctx, purchasesSQL, p.StoreID, p.CustomerID, p.AfterOrder)
 	if err != nil {
 		return fmt.Errorf("list purchases: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p Purchase
-		if err := rows.Scan(&p.Customer, &p.Order, &p.Product, &p.At, &p.Quantity, &p.UnitPriceMinor); err != nil {
+		var pu Purchase
+		if err := rows.Scan(&pu.Customer, &pu.Order, &pu.Product, &pu.At, &pu.Quantity, &pu.UnitPriceMinor); err != nil {
 			return fmt.Errorf("list purchases: %w", err)
 		}
-		if err := fn(p); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// PurchasesAfter streams the kept purchases of orders with ids above
-// afterID, order by order; new products are first made known to the caller
-// through ProductsEach.
-func PurchasesAfter(ctx context.Context, db DB, storeID, afterID int64, fn func(Purchase) error) error {
-	rows, err := db.Query(ctx, `SELECT o.customer_id, o.id, l.product_id, o.placed_at, l.quantity - l.refunded_quantity, l.unit_price_minor
-FROM orders o JOIN order_lines l ON l.order_id = o.id
-WHERE o.store_id = $1 AND o.id > $2 AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL
-  AND o.status IN ('paid', 'partially_refunded') AND NOT o.test AND l.quantity > l.refunded_quantity
-ORDER BY o.id, l.id`, storeID, afterID)
-	if err != nil {
-		return fmt.Errorf("list new purchases: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p Purchase
-		if err := rows.Scan(&p.Customer, &p.Order, &p.Product, &p.At, &p.Quantity, &p.UnitPriceMinor); err != nil {
-			return fmt.Errorf("list new purchases: %w", err)
-		}
-		if err := fn(p); err != nil {
+		if err := fn(pu); err != nil {
 			return err
 		}
 	}

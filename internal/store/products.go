@@ -75,6 +75,12 @@ type Product struct {
 
 const productCols = `id, external_id, sku, title, url, image_url, category, price_minor, currency, in_stock`
 
+func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
+	var p Product
+	err := row.Scan(&p.ID, &p.ExternalID, &p.SKU, &p.Title, &p.URL, &p.ImageURL, &p.Category, &p.PriceMinor, &p.Currency, &p.InStock)
+	return p, err
+}
+
 // ProductsByID returns the products with the given ids, keyed by id.
 func ProductsByID(ctx context.Context, db DB, ids []int64) (map[int64]Product, error) {
 	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE id = ANY($1)`, ids)
@@ -84,8 +90,8 @@ func ProductsByID(ctx context.Context, db DB, ids []int64) (map[int64]Product, e
 	defer rows.Close()
 	out := make(map[int64]Product, len(ids))
 	for rows.Next() {
-		var p Product
-		if err := rows.Scan(&p.ID, &p.ExternalID, &p.SKU, &p.Title, &p.URL, &p.ImageURL, &p.Category, &p.PriceMinor, &p.Currency, &p.InStock); err != nil {
+		p, err := scanProduct(rows)
+		if err != nil {
 			return nil, fmt.Errorf("get products: %w", err)
 		}
 		out[p.ID] = p
@@ -101,8 +107,8 @@ func ProductsEach(ctx context.Context, db DB, storeID int64, fn func(Product) er
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p Product
-		if err := rows.Scan(&p.ID, &p.ExternalID, &p.SKU, &p.Title, &p.URL, &p.ImageURL, &p.Category, &p.PriceMinor, &p.Currency, &p.InStock); err != nil {
+		p, err := scanProduct(rows)
+		if err != nil {
 			return fmt.Errorf("list products: %w", err)
 		}
 		if err := fn(p); err != nil {
