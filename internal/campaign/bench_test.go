@@ -1,0 +1,196 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/wneessen/go-mail"
+
+	"github.com/remarket/remarket/internal/campaign"
+	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/mailer"
+	"github.com/remarket/remarket/internal/recommend"
+	"github.com/remarket/remarket/internal/recs"
+	"github.com/remarket/remarket/internal/render"
+	"github.com/remarket/remarket/internal/server"
+	"github.com/remarket/remarket/internal/shop"
+	"github.com/remarket/remarket/internal/smtpsink"
+	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/track"
+)
+
+// BenchmarkCampaignSend measures personalized emails per second through the
+// whole path (ledger, River, recommendations, rendering, SMTP) to a discard
+// SMTP server on loopback, beside a plain go-mail loop sending one
+// pre-rendered message to the same server over the same number of
+// connections with the same options, in the same run. It also reports CPU
+// time per email (the whole process: PostgreSQL's is not included).
+//
+//	go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x
+func BenchmarkCampaignSend(b *testing.B) {
+	const recipients, conns = 3000, 16
+	ctx := context.Background()
+	pool := dbtest.New(b)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Bench", Platform: "generic", Domain: "bench.example",
+		WebhookSecret: "secret-secret", From: "Bench <hi@bench.example>", Address: "1 Bench Road", Timezone: "Europe/London", Currency: "GBP"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedCustomers(b, pool, st.ID, recipients)
+	sink, err := smtpsink.StartWith("127.0.0.1:0", smtpsink.Options{Discard: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	m, err := mailer.New(mailer.Config{URL: sink.URL(), Connections: conns, NoNoopRset: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	r, err := render.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := &campaign.Service{DB: pool, Sender: m, Log: slog.New(slog.DiscardHandler),
+		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: track.NewSigner("bench-secret-bench"),
+			PublicURL: "https://remarket.bench", Recs: &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: time.Minute}}}
+	if svc.River, err = river.NewClient(riverpgxv5.New(pool), &river.Config{}); err != nil {
+		b.Fatal(err)
+	}
+	var full, plain, cpu float64
+	for range b.N {
+		full, cpu = campaignRate(b, pool, svc, st)
+		plain = plainRate(b, svc, st, sink, conns, recipients)
+	}
+	b.ReportMetric(full, "emails/s")
+	b.ReportMetric(plain, "plain-go-mail/s")
+	b.ReportMetric(full/plain, "ratio")
+	b.ReportMetric(cpu, "cpu-µs/email")
+}
+
+// seedCustomers gives n subscribed customers an order of two of 200 products.
+func seedCustomers(b *testing.B, db store.DB, storeID int64, n int) {
+	var orders []*shop.Order
+	for i := range n {
+		c := &shop.Customer{ExternalID: fmt.Sprint("c", i), Email: fmt.Sprintf("c%d@example.com", i), FirstName: "Sam",
+			Consent: shop.ConsentSubscribed, ConsentAt: time.Now().Add(-time.Hour)}
+		at := time.Now().Add(-time.Duration(i%300) * 24 * time.Hour)
+		orders = append(orders, &shop.Order{ExternalID: strconv.Itoa(i), Customer: c, Currency: "GBP", Status: shop.OrderPaid,
+			PlacedAt: at, UpdatedAt: at, Lines: []shop.LineItem{
+				{ExternalID: "1", ProductID: fmt.Sprint("p", i%200), Title: fmt.Sprint("Product ", i%200), Category: fmt.Sprint("cat", i%10), Quantity: 1, UnitPriceMinor: int64(500 + i%200*10)},
+				{ExternalID: "2", ProductID: fmt.Sprint("p", (i*7)%200), Title: fmt.Sprint("Product ", (i*7)%200), Category: fmt.Sprint("cat", (i*7)%10), Quantity: 1, UnitPriceMinor: 900}}})
+		if len(orders) == 500 || i == n-1 {
+			if err := store.OrdersUpsert(context.Background(), db, storeID, orders); err != nil {
+				b.Fatal(err)
+			}
+			orders = nil
+		}
+	}
+}
+
+func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Store) (perSecond, cpuMicros float64) {
+	ctx := context.Background()
+	c, err := svc.Create(ctx, st, campaign.CreateParams{Name: "bench", Template: "cross-sell", Segment: "orders>=1", K: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Train the model first: a serving process has it already.
+	if _, err := svc.Composer.Recs.(*recs.Service).Model(ctx, st.ID); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := server.New(server.Params{Pool: svc.DB, Role: server.RoleWorker, Logger: slog.New(slog.DiscardHandler), Campaigns: svc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := svc.Start(ctx, st, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0, start := cpuTime(), time.Now()
+	if err := srv.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(ctx) //nolint:errcheck
+	for {
+		cur, err := store.CampaignGet(ctx, db, c.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cur.Status != store.CampaignSending {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	p, _ := store.CampaignProgress(ctx, db, c.ID)
+	if p.Sent != res.Queued {
+		b.Fatalf("sent %d of %d: %+v", p.Sent, res.Queued, p)
+	}
+	return float64(p.Sent) / elapsed.Seconds(), float64(cpu.Microseconds()) / float64(p.Sent)
+}
+
+// plainRate sends one pre-rendered message n times with go-mail directly,
+// over conns connections with the same options the mailer uses.
+func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, conns, n int) float64 {
+	cu, err := store.CustomerFind(context.Background(), svc.DB, st.ID, "c1@example.com")
+	if err != nil {
+		b.Fatal(err)
+	}
+	comp, err := svc.Composer.Compose(context.Background(), st, store.Campaign{ID: 1, Template: "cross-sell", Strategy: "blend", K: 4}, cu, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	host, portText, _ := net.SplitHostPort(sink.Addr())
+	port, _ := strconv.Atoi(portText)
+	clients := make([]*mail.Client, conns)
+	for i := range clients {
+		c, err := mail.NewClient(host, mail.WithTLSPolicy(mail.NoTLS), mail.WithPort(port), mail.WithoutNoop(), mail.WithoutRset(),
+			mail.WithHELO("bench.remarket.example"), mail.WithTimeout(5*time.Second))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.DialWithContext(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				msg := mail.NewMsg()
+				_ = msg.From(comp.Message.From)
+				_ = msg.To(comp.Message.To)
+				msg.Subject(comp.Message.Subject)
+				msg.SetBodyString(mail.TypeTextPlain, comp.Message.Text)
+				msg.AddAlternativeString(mail.TypeTextHTML, comp.Message.HTML)
+				if err := clients[w].Send(msg); err != nil {
+					panic(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
