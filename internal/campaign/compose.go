@@ -39,39 +39,68 @@ type Composed struct {
 	Products []int64
 }
 
-// Compose renders camp's email for a customer. sendID is the ledger row (0
-// for previews and test sends); it goes into the links and the Message-ID.
-func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campaign, cu store.Customer, sendID int64) (Composed, error) {
-	recent, err := store.RecentlyRecommended(ctx, c.DB, cu.ID, 30)
-	if err != nil {
-		return Composed{}, err
-	}
-	picks, err := c.Recs.Recommend(ctx, st.ID, recommend.Request{Customer: cu.ID, Strategy: camp.Strategy, K: camp.K, RecentlySent: recent})
-	if err != nil {
-		return Composed{}, fmt.Errorf("recommend for customer %d: %w", cu.ID, err)
-	}
-	data, ids, err := c.data(ctx, st, cu, picks, sendID)
-	if err != nil {
-		return Composed{}, err
-	}
-	msg, err := c.Renderer.Render(camp.Template, data)
-	if err != nil {
-		return Composed{}, err
-	}
-	if camp.Subject != "" {
-		msg.Subject = strings.NewReplacer("\r", " ", "\n", " ").Replace(camp.Subject)
-	}
-	return Composed{Message: c.message(st, camp, cu, sendID, msg, data.Links.Unsubscribe), Products: ids}, nil
+// Recipient is a customer to compose for, with their ledger row (0 for
+// previews and test sends), which goes into the links and the Message-ID.
+type Recipient struct {
+	Customer store.Customer
+	SendID   int64
 }
 
-func (c *Composer) data(ctx context.Context, st store.Store, cu store.Customer, picks []recommend.Pick, sendID int64) (render.Data, []int64, error) {
+// Compose renders camp's email for one customer.
+func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campaign, cu store.Customer, sendID int64) (Composed, error) {
+	out, err := c.ComposeMany(ctx, st, camp, []Recipient{{cu, sendID}})
+	if err != nil {
+		return Composed{}, err
+	}
+	return out[0], nil
+}
+
+// ComposeMany renders camp's email for several customers with three
+// queries in all: what each was recommended lately, then, after the
+// in-memory recommendations, the products they name.
+func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.Campaign, rs []Recipient) ([]Composed, error) {
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i] = r.Customer.ID
+	}
+	recent, err := store.RecentlyRecommendedMany(ctx, c.DB, ids, 30)
+	if err != nil {
+		return nil, err
+	}
+	picks := make([][]recommend.Pick, len(rs))
+	var productIDs []int64
+	for i, r := range rs {
+		picks[i], err = c.Recs.Recommend(ctx, st.ID, recommend.Request{Customer: r.Customer.ID, Strategy: camp.Strategy, K: camp.K, RecentlySent: recent[r.Customer.ID]})
+		if err != nil {
+			return nil, fmt.Errorf("recommend for customer %d: %w", r.Customer.ID, err)
+		}
+		for _, p := range picks[i] {
+			productIDs = append(productIDs, p.Product)
+		}
+	}
+	products, err := store.ProductsByID(ctx, c.DB, productIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Composed, len(rs))
+	for i, r := range rs {
+		data, pids := c.data(st, r.Customer, picks[i], products, r.SendID)
+		msg, err := c.Renderer.Render(camp.Template, data)
+		if err != nil {
+			return nil, err
+		}
+		if camp.Subject != "" {
+			msg.Subject = strings.NewReplacer("\r", " ", "\n", " ").Replace(camp.Subject)
+		}
+		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, data.Links.Unsubscribe), Products: pids}
+	}
+	return out, nil
+}
+
+func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pick, products map[int64]store.Product, sendID int64) (render.Data, []int64) {
 	ids := make([]int64, len(picks))
 	for i, p := range picks {
 		ids[i] = p.Product
-	}
-	products, err := store.ProductsByID(ctx, c.DB, ids)
-	if err != nil {
-		return render.Data{}, nil, err
 	}
 	shopURL := "https://" + st.Domain
 	d := render.Data{
@@ -91,7 +120,7 @@ func (c *Composer) data(ctx context.Context, st store.Store, cu store.Customer, 
 		d.Products = append(d.Products, render.Product{Title: pr.Title, URL: link, ImageURL: pr.ImageURL,
 			Price: render.Money{Minor: pr.PriceMinor, Currency: orDefault(pr.Currency, st.Currency)}, Reason: p.Reason})
 	}
-	return d, ids, nil
+	return d, ids
 }
 
 func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe string) mailer.Message {

@@ -61,35 +61,82 @@ func (s *Service) SendBatch(ctx context.Context, a SendBatchArgs, lastAttempt bo
 			}
 			checked = time.Now()
 		}
-		row, ok, err := store.SendClaim(ctx, s.DB, a.CampaignID, a.FromID, a.ToID)
-		if err != nil || !ok {
-			if err == nil {
-				err = s.maybeFinish(ctx, a.CampaignID)
-			}
+		rows, err := store.SendClaimMany(ctx, s.DB, a.CampaignID, a.FromID, a.ToID, claimChunk, s.FrequencyCapHours)
+		if err != nil {
 			return err
 		}
-		if err := s.sendOne(ctx, st, camp, row, lastAttempt); err != nil {
+		if len(rows) == 0 {
+			return s.maybeFinish(ctx, a.CampaignID)
+		}
+		if err := s.sendChunk(ctx, st, camp, rows, lastAttempt); err != nil {
 			return err
 		}
 	}
 }
 
-func (s *Service) sendOne(ctx context.Context, st store.Store, camp store.Campaign, row store.Send, lastAttempt bool) error {
-	reason, _, err := store.SkipReasonNow(ctx, s.DB, row.CustomerID, s.FrequencyCapHours)
-	if err != nil {
-		return s.giveBack(ctx, row, err)
+// claimChunk is how many rows a worker claims at a time: enough to share
+// the queries, few enough that a crash leaves little marked "may have been
+// delivered".
+const claimChunk = 20
+
+// sendChunk skips the rows that may no longer be mailed, composes the rest
+// together and sends them one by one, then records every outcome in one
+// statement. If the process dies before that, the rows stay "sending" and
+// are later marked failed as "may have been delivered": never sent twice.
+func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Campaign, rows []store.Claimed, lastAttempt bool) error {
+	var done outcomes
+	defer done.flush(ctx, s.DB) //nolint:errcheck // flushed explicitly below; this covers early returns
+	var todo []store.Claimed
+	var rs []Recipient
+	for _, r := range rows {
+		if r.SkipReason != "" {
+			done.add(r.ID, store.SendResult{Status: "skipped", Reason: r.SkipReason})
+			continue
+		}
+		todo, rs = append(todo, r), append(rs, Recipient{Customer: r.Customer, SendID: r.ID})
 	}
-	if reason != "" {
-		return store.SendFinish(ctx, s.DB, row.ID, store.SendResult{Status: "skipped", Reason: reason})
+	if len(todo) > 0 {
+		composed, err := s.Composer.ComposeMany(ctx, st, camp, rs)
+		if err != nil {
+			return s.giveBack(ctx, todo, err)
+		}
+		for i, r := range todo {
+			res, err := s.sendOne(ctx, st, r.Send, composed[i], lastAttempt)
+			if err != nil {
+				done.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + err.Error()})
+				s.Log.WarnContext(ctx, "send deferred", "campaign_id", camp.ID, "send_id", r.ID, "error", err)
+				if ferr := done.flush(ctx, s.DB); ferr != nil {
+					return ferr
+				}
+				return s.giveBack(ctx, todo[i+1:], err)
+			}
+			done.add(r.ID, res)
+		}
 	}
-	cu, err := store.CustomerGet(ctx, s.DB, row.CustomerID)
-	if err != nil {
-		return s.giveBack(ctx, row, err)
+	return done.flush(ctx, s.DB)
+}
+
+// outcomes collects ledger results to write together.
+type outcomes struct {
+	ids []int64
+	rs  []store.SendResult
+}
+
+func (o *outcomes) add(id int64, r store.SendResult) { o.ids, o.rs = append(o.ids, id), append(o.rs, r) }
+
+func (o *outcomes) flush(ctx context.Context, db store.DB) error {
+	if len(o.ids) == 0 {
+		return nil
 	}
-	c, err := s.Composer.Compose(ctx, st, camp, cu, row.ID)
-	if err != nil {
-		return s.fail(ctx, row, "compose: "+err.Error())
-	}
+	err := store.SendFinishMany(context.WithoutCancel(ctx), db, o.ids, o.rs)
+	o.ids, o.rs = nil, nil
+	return err
+}
+
+// sendOne sends one composed message and says what to record. An error
+// means a temporary failure: the row goes back to the queue and the job is
+// retried.
+func (s *Service) sendOne(ctx context.Context, st store.Store, row store.Send, c Composed, lastAttempt bool) (store.SendResult, error) {
 	res, err := s.Sender.Send(ctx, c.Message)
 	switch {
 	case err == nil || errors.Is(err, mailer.ErrAfterHandoff):
@@ -97,31 +144,31 @@ func (s *Service) sendOne(ctx context.Context, st store.Store, camp store.Campai
 		if err != nil {
 			note = "accepted by the server; then: " + err.Error()
 		}
-		return store.SendFinish(ctx, s.DB, row.ID, store.SendResult{Status: "sent", Reason: note, MessageID: res.MessageID, Products: c.Products})
+		return store.SendResult{Status: "sent", Reason: note, MessageID: res.MessageID, Products: c.Products}, nil
 	case errors.Is(err, mailer.ErrPermanent):
 		// Only a refused recipient is the address's fault; a 5xx to MAIL
 		// FROM or to the content is ours, and must not suppress anyone.
 		if mailer.IsBounce(err) {
-			if err := store.SuppressionAdd(ctx, s.DB, st.ID, row.Email, store.SuppressBounced, err.Error()); err != nil {
-				return err
+			if serr := store.SuppressionAdd(ctx, s.DB, st.ID, row.Email, store.SuppressBounced, err.Error()); serr != nil {
+				return store.SendResult{}, serr
 			}
 		}
-		return s.fail(ctx, row, err.Error())
+		return store.SendResult{Status: "failed", Reason: err.Error()}, nil
 	case errors.Is(err, mailer.ErrInvalidMessage):
-		return s.fail(ctx, row, err.Error())
+		return store.SendResult{Status: "failed", Reason: err.Error()}, nil
+	case lastAttempt:
+		return store.SendResult{Status: "failed", Reason: "gave up after retries: " + err.Error()}, nil
 	}
-	if lastAttempt {
-		return s.fail(ctx, row, "gave up after retries: "+err.Error())
-	}
-	s.Log.WarnContext(ctx, "send deferred", "campaign_id", camp.ID, "send_id", row.ID, "error", err)
-	return s.giveBack(ctx, row, err)
+	return store.SendResult{}, err
 }
 
-// giveBack returns a claimed row to the queue and the error to River, which
+// giveBack returns claimed rows to the queue and the error to River, which
 // retries the job with backoff.
-func (s *Service) giveBack(ctx context.Context, row store.Send, cause error) error {
-	if err := store.SendFinish(ctx, s.DB, row.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()}); err != nil {
-		return errors.Join(cause, err)
+func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause error) error {
+	for _, r := range rows {
+		if err := store.SendFinish(ctx, s.DB, r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()}); err != nil {
+			return errors.Join(cause, err)
+		}
 	}
 	return cause
 }

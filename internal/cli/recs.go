@@ -89,11 +89,11 @@ func (a *app) recsShowCmd() *cobra.Command {
 
 func (a *app) picks(ctx context.Context, storeID, customerID int64, strategy string, k int) ([]pickRow, error) {
 	svc := &recs.Service{DB: a.pool, Opts: recommend.DefaultOptions}
-	recent, err := store.RecentlyRecommended(ctx, a.pool, customerID, 30)
+	recent, err := store.RecentlyRecommendedMany(ctx, a.pool, []int64{customerID}, 30)
 	if err != nil {
 		return nil, err
 	}
-	picks, err := svc.Recommend(ctx, storeID, recommend.Request{Customer: customerID, Strategy: strategy, K: k, RecentlySent: recent})
+	picks, err := svc.Recommend(ctx, storeID, recommend.Request{Customer: customerID, Strategy: strategy, K: k, RecentlySent: recent[customerID]})
 	if err != nil {
 		return nil, err
 	}

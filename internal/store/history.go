@@ -51,22 +51,25 @@ func PurchasesEach(ctx context.Context, db DB, p PurchasesParams, fn func(Purcha
 	return rows.Err()
 }
 
-// RecentlyRecommended returns the products sent to a customer in the last
-// days, so that recommendations can demote them.
-func RecentlyRecommended(ctx context.Context, db DB, customerID int64, days int) (map[int64]bool, error) {
-	rows, err := db.Query(ctx, `SELECT DISTINCT unnest(products) FROM sends
-WHERE customer_id = $1 AND status = 'sent' AND sent_at > now() - make_interval(days => $2)`, customerID, days)
+// RecentlyRecommendedMany returns, for each customer, the products sent to
+// them in the last days, so that recommendations can demote them.
+func RecentlyRecommendedMany(ctx context.Context, db DB, customerIDs []int64, days int) (map[int64]map[int64]bool, error) {
+	rows, err := db.Query(ctx, `SELECT DISTINCT customer_id, unnest(products) FROM sends
+WHERE customer_id = ANY($1) AND status = 'sent' AND sent_at > now() - make_interval(days => $2)`, customerIDs, days)
 	if err != nil {
 		return nil, fmt.Errorf("recent recommendations: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]bool{}
+	out := map[int64]map[int64]bool{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var c, p int64
+		if err := rows.Scan(&c, &p); err != nil {
 			return nil, fmt.Errorf("recent recommendations: %w", err)
 		}
-		out[id] = true
+		if out[c] == nil {
+			out[c] = map[int64]bool{}
+		}
+		out[c][p] = true
 	}
 	return out, rows.Err()
 }

@@ -2,12 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Skip reasons, in the order they are checked.
@@ -20,16 +18,23 @@ const (
 	SkipCancelled    = "campaign cancelled"
 )
 
-// skipReasonSQL says why customer c must not get marketing email now, or ”.
-// It is the one rule, used to plan a campaign and again right before each
-// send. $1 is the frequency cap in hours (0: none).
-const skipReasonSQL = `CASE
+// skipReasonSQL says why customer c must not get marketing email now, or
+// the empty string. It is the one rule, used to plan a campaign and again
+// right before each send. $1 is the frequency cap in hours (0: none).
+var skipReasonSQL = skipReason("$1")
+
+// skipReason is skipReasonSQL with the cap in another placeholder.
+func skipReason(capHours string) string {
+	return strings.ReplaceAll(skipReasonTmpl, "$CAP", capHours)
+}
+
+const skipReasonTmpl = `CASE
     WHEN c.redacted_at IS NOT NULL THEN 'erased'
     WHEN c.email IS NULL THEN 'no email'
     WHEN c.consent <> 'subscribed' THEN 'no consent'
     WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.store_id = c.store_id AND s.email = c.email) THEN 'suppressed'
-    WHEN $1 > 0 AND EXISTS (SELECT 1 FROM sends x WHERE x.customer_id = c.id AND x.status IN ('sent', 'sending')
-        AND x.sent_at > now() - make_interval(hours => $1)) THEN 'frequency cap'
+    WHEN $CAP > 0 AND EXISTS (SELECT 1 FROM sends x WHERE x.customer_id = c.id AND x.status IN ('sent', 'sending')
+        AND x.sent_at > now() - make_interval(hours => $CAP)) THEN 'frequency cap'
     ELSE '' END`
 
 // Audience is a segment of a store's customers, as compiled SQL. Where uses
@@ -152,22 +157,44 @@ type Send struct {
 	Attempts   int
 }
 
-// SendClaim takes the next queued row of a campaign within [from, to] and
-// marks it sending, before any SMTP conversation: a second worker, or this
-// job run twice, can never take it again. ok is false when none is left.
-func SendClaim(ctx context.Context, db DB, campaignID, from, to int64) (s Send, ok bool, err error) {
-	err = db.QueryRow(ctx, `UPDATE sends SET status = 'sending', claimed_at = now(), attempts = attempts + 1
-WHERE id = (SELECT id FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'
-            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING id, store_id, campaign_id, customer_id, email, attempts`, campaignID, from, to).Scan(
-		&s.ID, &s.StoreID, &s.CampaignID, &s.CustomerID, &s.Email, &s.Attempts)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Send{}, false, nil
-	}
+// Claimed is a ledger row claimed for sending, with its customer and the
+// reason they must be skipped now ("" if none).
+type Claimed struct {
+	Send
+	Customer   Customer
+	SkipReason string
+}
+
+// SendClaimMany claims up to n queued rows of a campaign within [from, to]
+// in one statement, marking them sending before any SMTP conversation, and
+// re-checks each customer's consent, suppression and frequency cap as it
+// does so: what a worker then sends was allowed at that moment.
+func SendClaimMany(ctx context.Context, db DB, campaignID, from, to int64, n, capHours int) ([]Claimed, error) {
+	rows, err := db.Query(ctx, `WITH claimed AS (
+    UPDATE sends SET status = 'sending', claimed_at = now(), attempts = attempts + 1
+    WHERE id IN (SELECT id FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'
+                 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+    RETURNING id, store_id, campaign_id, customer_id, email, attempts)
+SELECT cl.id, cl.store_id, cl.campaign_id, cl.customer_id, cl.email, cl.attempts, `+skipReason("$5")+`,
+    c.id, c.store_id, c.external_id, c.email, c.first_name, c.last_name, c.country, c.consent, c.consent_source,
+    c.consent_at, c.redacted_at, c.created_at
+FROM claimed cl JOIN customers c ON c.id = cl.customer_id ORDER BY cl.id`, campaignID, from, to, n, capHours)
 	if err != nil {
-		return Send{}, false, fmt.Errorf("claim send: %w", err)
+		return nil, fmt.Errorf("claim sends: %w", err)
 	}
-	return s, true, nil
+	defer rows.Close()
+	var out []Claimed
+	for rows.Next() {
+		var x Claimed
+		c := &x.Customer
+		if err := rows.Scan(&x.ID, &x.StoreID, &x.CampaignID, &x.CustomerID, &x.Email, &x.Attempts, &x.SkipReason,
+			&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
+			&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt); err != nil {
+			return nil, fmt.Errorf("claim sends: %w", err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
 
 // SkipReasonNow re-checks, right before a send, whether the customer may
@@ -202,6 +229,28 @@ func SendFinish(ctx context.Context, db DB, id int64, r SendResult) error {
 WHERE id = $1`, id, r.Status, r.Reason, r.MessageID, r.Products, sentAt)
 	if err != nil {
 		return fmt.Errorf("finish send %d: %w", id, err)
+	}
+	return nil
+}
+
+// SendFinishMany records the outcomes of several claimed rows in one
+// statement.
+func SendFinishMany(ctx context.Context, db DB, ids []int64, rs []SendResult) error {
+	status, reason, msgID, products := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		status[i], reason[i], msgID[i] = r.Status, r.Reason, r.MessageID
+		parts := make([]string, len(r.Products))
+		for j, p := range r.Products {
+			parts[j] = strconv.FormatInt(p, 10)
+		}
+		products[i] = "{" + strings.Join(parts, ",") + "}"
+	}
+	_, err := db.Exec(ctx, `UPDATE sends s SET status = x.status, reason = x.reason, message_id = x.msg, products = x.products::bigint[],
+    sent_at = CASE WHEN x.status = 'sent' THEN now() ELSE s.sent_at END
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[]) AS x(id, status, reason, msg, products)
+WHERE s.id = x.id`, ids, status, reason, msgID, products)
+	if err != nil {
+		return fmt.Errorf("finish %d sends: %w", len(ids), err)
 	}
 	return nil
 }
