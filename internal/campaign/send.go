@@ -122,7 +122,9 @@ type outcomes struct {
 	rs  []store.SendResult
 }
 
-func (o *outcomes) add(id int64, r store.SendResult) { o.ids, o.rs = append(o.ids, id), append(o.rs, r) }
+func (o *outcomes) add(id int64, r store.SendResult) {
+	o.ids, o.rs = append(o.ids, id), append(o.rs, r)
+}
 
 func (o *outcomes) flush(ctx context.Context, db store.DB) error {
 	if len(o.ids) == 0 {
