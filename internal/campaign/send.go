@@ -175,10 +175,6 @@ func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause erro
 	return cause
 }
 
-func (s *Service) fail(ctx context.Context, row store.Send, reason string) error {
-	return store.SendFinish(ctx, s.DB, row.ID, store.SendResult{Status: "failed", Reason: reason})
-}
-
 // maybeFinish marks the campaign sent once no row is waiting or in flight.
 func (s *Service) maybeFinish(ctx context.Context, id int64) error {
 	p, err := store.CampaignProgress(ctx, s.DB, id)
