@@ -156,7 +156,5 @@ func QueueOrders(pb *pgx.Batch, storeID int64, orders []*shop.Order) {
 	if l := lineArgs(lines); len(lines) > 0 {
 		pb.Queue(`SELECT count(*) FROM remarket_products_ensure($1, $2, $3, $4, $5, $6, $7)`, storeID, currency, l[1], l[2], l[3], l[4], l[6])
 	}
-	for _, o := range orders {
-		pb.Queue(orderUpsertSQL, orderArgs(storeID, o)...)
-	}
+	queueOrdersSet(pb, storeID, orders)
 }
