@@ -300,3 +300,29 @@ func TestCancelStopsSends(t *testing.T) {
 		t.Errorf("progress %+v, want 2 skipped as cancelled", p)
 	}
 }
+
+// TestNothingToRecommend: a customer who owns the whole catalog gets no
+// blank cross-sell email; the ledger says why.
+func TestNothingToRecommend(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour)
+	o := &shop.Order{ExternalID: "all", Customer: &shop.Customer{Email: "ana@example.com"}, Currency: "GBP", Status: shop.OrderPaid,
+		PlacedAt: at, UpdatedAt: at, Lines: []shop.LineItem{{ExternalID: "1", ProductID: "mug0", Quantity: 1, UnitPriceMinor: 1200},
+			{ExternalID: "2", ProductID: "mug1", Quantity: 1, UnitPriceMinor: 1200}}}
+	if _, err := store.OrderUpsert(ctx, b.pool, b.st.ID, o); err != nil {
+		t.Fatal(err)
+	}
+	c := b.create(t, "bought:mug0 and bought:mug1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if len(b.sink.Messages()) != 0 || p.Reasons[store.SkipNothingToRecommend] != 1 {
+		t.Errorf("%d messages, progress %+v; want none sent, 1 skipped as nothing to recommend", len(b.sink.Messages()), p)
+	}
+}

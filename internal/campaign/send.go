@@ -101,6 +101,10 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			return s.giveBack(ctx, todo, err)
 		}
 		for i, r := range todo {
+			if len(composed[i].Products) == 0 && needsProducts(camp.Template) {
+				done.add(r.ID, store.SendResult{Status: "skipped", Reason: store.SkipNothingToRecommend})
+				continue
+			}
 			res, err := s.sendOne(ctx, st, r.Send, composed[i], lastAttempt)
 			if err != nil {
 				done.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + err.Error()})
@@ -186,4 +190,15 @@ func (s *Service) maybeFinish(ctx context.Context, id int64) error {
 		return nil // another batch finished it, or it was cancelled
 	}
 	return err
+}
+
+// needsProducts says whether an email is about its recommendations, so that
+// one with none would be empty: a customer who owns the whole catalog gets
+// no cross-sell email rather than a blank one.
+func needsProducts(template string) bool {
+	switch template {
+	case "abandoned-checkout", "thank-you":
+		return false
+	}
+	return true
 }

@@ -46,8 +46,15 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	if err := requireMigrated(ctx, pool); err != nil {
 		return err
 	}
+	campaigns, err := a.campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	if campaigns.Sender == nil && role != server.RoleWeb {
+		a.log.Warn("REMARKET_SMTP_URL is not set: campaign email will wait until it is configured")
+	}
 	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers,
-		Secret: a.cfg.Secret})
+		Secret: a.cfg.Secret, Campaigns: campaigns})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ const (
 	SkipSuppressed   = "suppressed"
 	SkipFrequencyCap = "frequency cap"
 	SkipCancelled    = "campaign cancelled"
+	// SkipNothingToRecommend: every product the email could show is owned,
+	// out of stock or unknown.
+	SkipNothingToRecommend = "nothing to recommend"
 )
 
 // skipReasonSQL says why customer c must not get marketing email now, or
