@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/server"
 	"github.com/remarket/remarket/internal/smtpsink"
 	"github.com/remarket/remarket/internal/store"
 )
@@ -263,5 +267,48 @@ func TestTemplatesCommands(t *testing.T) {
 	r = run(t, nil, "templates", "check", dir)
 	if r.code != ExitError || !strings.Contains(r.stdout+r.stderr, "FirstNam") || !strings.Contains(r.stdout+r.stderr, "body.html:1") {
 		t.Errorf("a broken override must name file, line and field: %+v", r)
+	}
+}
+
+// TestRecsShowAsksTheServer: with an admin token, recs show gets its picks
+// from the running server's warm model instead of training one.
+func TestRecsShowAsksTheServer(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewURL(t)
+	sink, err := smtpsink.StartWith("127.0.0.1:0", smtpsink.Options{Discard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	env := map[string]string{"REMARKET_DATABASE_URL": url, "REMARKET_SECRET": "recs-test-secret-xx", "REMARKET_ADMIN_TOKEN": "admin-token-123",
+		"REMARKET_SMTP_URL": sink.URL()}
+	if r := run(t, env, "demo", "--customers", "30"); r.code != 0 {
+		t.Fatalf("demo: %+v", r)
+	}
+	a := &app{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }}, cfg: config.FromEnv(func(k string) string { return env[k] })}
+	svc, err := a.campaigns(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.pool.Close()
+	srv, err := server.New(server.Params{Pool: pool, Role: server.RoleWeb, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+		Secret: env["REMARKET_SECRET"], Campaigns: svc, AdminToken: env["REMARKET_ADMIN_TOKEN"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background()) //nolint:errcheck
+	env["REMARKET_PUBLIC_URL"] = "http://" + srv.Addr()
+	r := run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "3", "--json")
+	var picks []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &picks); err != nil || len(picks) != 3 || strings.Contains(r.stderr, "training the model here") {
+		t.Errorf("recs show via the server: %v %+v", err, r)
+	}
+	env["REMARKET_ADMIN_TOKEN"] = "wrong-token-456"
+	r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "3")
+	if r.code != 0 || !strings.Contains(r.stderr, "401") {
+		t.Errorf("a wrong token must fall back to training here, saying why: %+v", r)
 	}
 }

@@ -2,16 +2,21 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/remarket/remarket/internal/httpapi"
 	"github.com/remarket/remarket/internal/progress"
 	"github.com/remarket/remarket/internal/recommend"
 	"github.com/remarket/remarket/internal/recs"
@@ -22,17 +27,6 @@ func (a *app) recsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "recs", Short: "Recommendations for customers"}
 	cmd.AddCommand(a.recsShowCmd(), a.recsRebuildCmd())
 	return cmd
-}
-
-// pickRow is one line of recs show.
-type pickRow struct {
-	Rank     int     `json:"rank"`
-	Product  int64   `json:"product_id"`
-	SKU      string  `json:"sku"`
-	Title    string  `json:"title"`
-	Score    float64 `json:"score"`
-	Strategy string  `json:"strategy"`
-	Reason   string  `json:"reason"`
 }
 
 func (a *app) recsShowCmd() *cobra.Command {
@@ -57,14 +51,10 @@ func (a *app) recsShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cu, err := store.CustomerFind(cmd.Context(), a.pool, st.ID, customer)
+			rows, err := a.picks(cmd.Context(), storeRef, st.ID, customer, strategy, k)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no customer %q in store %s", customer, st.Name)
 			}
-			if err != nil {
-				return err
-			}
-			rows, err := a.picks(cmd.Context(), st.ID, cu.ID, strategy, k)
 			if err != nil {
 				return err
 			}
@@ -87,31 +77,48 @@ func (a *app) recsShowCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) picks(ctx context.Context, storeID, customerID int64, strategy string, k int) ([]pickRow, error) {
+// picks asks the running server, whose models are warm, when an admin token
+// is configured and it answers; otherwise it trains the store's model here
+// first, which takes seconds on a large store.
+func (a *app) picks(ctx context.Context, storeRef string, storeID int64, customer, strategy string, k int) ([]httpapi.Pick, error) {
+	if a.cfg.AdminToken != "" {
+		ps, err := a.remotePicks(ctx, storeRef, customer, strategy, k)
+		if err == nil {
+			return ps, nil
+		}
+		if errors.Is(err, errRemoteNotFound) {
+			return nil, fmt.Errorf("%w", store.ErrNotFound)
+		}
+		fmt.Fprintf(a.env.Stderr, "note: asking the server at %s failed (%v); training the model here\n", a.cfg.PublicBase(), err)
+	}
 	svc := &recs.Service{DB: a.pool, Opts: recommend.DefaultOptions}
-	recent, err := store.RecentlyRecommendedMany(ctx, a.pool, []int64{customerID}, 30)
-	if err != nil {
-		return nil, err
-	}
-	picks, err := svc.Recommend(ctx, storeID, recommend.Request{Customer: customerID, Strategy: strategy, K: k, RecentlySent: recent[customerID]})
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, len(picks))
-	for i, p := range picks {
-		ids[i] = p.Product
-	}
-	products, err := store.ProductsByID(ctx, a.pool, ids)
-	if err != nil {
-		return nil, err
-	}
-	rows := []pickRow{}
-	for i, p := range picks {
-		pr := products[p.Product]
-		rows = append(rows, pickRow{Rank: i + 1, Product: p.Product, SKU: pr.SKU, Title: pr.Title, Score: p.Score, Strategy: p.Strategy, Reason: p.Reason})
-	}
-	return rows, nil
+	return httpapi.Picks(ctx, a.pool, svc, storeID, customer, strategy, k)
 }
+
+func (a *app) remotePicks(ctx context.Context, storeRef, customer, strategy string, k int) ([]httpapi.Pick, error) {
+	u := a.cfg.PublicBase() + "/admin/recs?" + url.Values{"store": {storeRef}, "customer": {customer},
+		"strategy": {strategy}, "k": {strconv.Itoa(k)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.cfg.AdminToken)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("no customer %q in store %s: %w", customer, storeRef, errRemoteNotFound)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	var ps []httpapi.Pick
+	return ps, json.NewDecoder(resp.Body).Decode(&ps)
+}
+
+var errRemoteNotFound = errors.New("not found")
 
 func (a *app) recsRebuildCmd() *cobra.Command {
 	var storeRef string

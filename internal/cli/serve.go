@@ -54,7 +54,7 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 		a.log.Warn("REMARKET_SMTP_URL is not set: campaign email will wait until it is configured")
 	}
 	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers,
-		Secret: a.cfg.Secret, Campaigns: campaigns})
+		Secret: a.cfg.Secret, Campaigns: campaigns, AdminToken: a.cfg.AdminToken})
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,10 @@ type API struct {
 	Accepter Acceptor
 	DB       store.DB
 	Links    *track.Signer // nil: no link endpoints (no REMARKET_SECRET)
-	Log      *slog.Logger
+	// Recs and AdminToken enable the admin API (REMARKET_ADMIN_TOKEN).
+	Recs       Recommender
+	AdminToken string
+	Log        *slog.Logger
 }
 
 // Routes returns the router with every endpoint.
@@ -51,6 +54,9 @@ func (a *API) Routes() http.Handler {
 	if a.Links != nil {
 		mux.HandleFunc("GET /u/{token}", a.unsubscribeGet)
 		mux.HandleFunc("POST /u/{token}", a.unsubscribePost)
+	}
+	if a.AdminToken != "" && a.Recs != nil {
+		mux.HandleFunc("GET /admin/recs", a.adminRecs)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, "ok") })
 	return mux

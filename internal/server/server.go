@@ -43,6 +43,8 @@ type Params struct {
 	// Campaigns sends campaign email in the worker role; nil when the
 	// process has no SMTP server (send jobs then wait).
 	Campaigns *campaign.Service
+	// AdminToken enables the admin API (GET /admin/recs) when Campaigns is set.
+	AdminToken string
 }
 
 // Server is one running remarket process.
@@ -97,6 +99,9 @@ func New(p Params) (*Server, error) {
 		}
 		if p.Secret != "" {
 			api.Links = track.NewSigner(p.Secret)
+		}
+		if p.Campaigns != nil && p.Campaigns.Composer != nil {
+			api.Recs, api.AdminToken = p.Campaigns.Composer.Recs, p.AdminToken
 		}
 		s.http = &http.Server{Handler: api.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	}
