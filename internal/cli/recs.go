@@ -103,7 +103,8 @@ func (a *app) remotePicks(ctx context.Context, storeRef, customer, strategy stri
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.cfg.AdminToken)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	// A server that is still training takes as long as training here would.
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/remarket/remarket/internal/campaign"
+	"github.com/remarket/remarket/internal/recs"
 	"github.com/remarket/remarket/internal/server"
 	"github.com/remarket/remarket/internal/store"
 )
@@ -61,6 +63,7 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	if err := srv.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	go a.warmModels(ctx, campaigns)
 	a.log.Info("remarket serving", "role", role, "addr", srv.Addr())
 	select {
 	case <-ctx.Done():
@@ -89,4 +92,26 @@ func requireMigrated(ctx context.Context, db *pgxpool.Pool) error {
 		}
 	}
 	return nil
+}
+
+// warmModels trains every store's recommendation model in the background, so
+// that the first preview or recs show does not wait for it.
+func (a *app) warmModels(ctx context.Context, campaigns *campaign.Service) {
+	r, ok := campaigns.Composer.Recs.(*recs.Service)
+	if !ok {
+		return
+	}
+	stores, err := store.StoreList(ctx, a.pool)
+	if err != nil {
+		a.log.Warn("warm models", "error", err)
+		return
+	}
+	for _, st := range stores {
+		start := time.Now()
+		if _, err := r.Model(ctx, st.ID); err != nil {
+			a.log.Warn("warm model", "store_id", st.ID, "error", err)
+			continue
+		}
+		a.log.Info("model ready", "store_id", st.ID, "took", time.Since(start).Round(time.Millisecond))
+	}
 }
