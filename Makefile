@@ -23,6 +23,10 @@ test: ## Run every test against a real PostgreSQL (REMARKET_TEST_DATABASE_URL)
 test/race: ## Run the tests with the race detector
 	REMARKET_TEST_DATABASE_URL='$(TEST_DB)' $(GO) test -race -count=1 -timeout 15m $(PKGS)
 
+.PHONY: check-email
+check-email: ## Score every email template with Mailpit's html-check (>= 95 % supported)
+	./.ci/check-email
+
 .PHONY: fuzz
 fuzz: ## Fuzz every parser for 30 s each
 	$(GO) test ./internal/ingest -run XXX -fuzz FuzzParseShopify -fuzztime 30s
