@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -34,11 +35,17 @@ import (
 // SMTP server on loopback, beside a plain go-mail loop sending one
 // pre-rendered message to the same server over the same number of
 // connections with the same options, in the same run. It also reports CPU
-// time per email (the whole process: PostgreSQL's is not included).
+// time per email (the whole process: PostgreSQL's is not included) and the
+// process's peak resident memory. REMARKET_BENCH_RECIPIENTS sets the
+// campaign's size (default 3,000).
 //
 //	go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x
+//	REMARKET_BENCH_RECIPIENTS=200000 go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x -timeout 30m
 func BenchmarkCampaignSend(b *testing.B) {
-	const recipients, conns = 3000, 16
+	recipients, conns := 3000, 16
+	if n, err := strconv.Atoi(os.Getenv("REMARKET_BENCH_RECIPIENTS")); err == nil && n > 0 {
+		recipients = n
+	}
 	ctx := context.Background()
 	pool := dbtest.New(b)
 	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Bench", Platform: "generic", Domain: "bench.example",
@@ -76,6 +83,9 @@ func BenchmarkCampaignSend(b *testing.B) {
 	b.ReportMetric(plain, "plain-go-mail/s")
 	b.ReportMetric(full/plain, "ratio")
 	b.ReportMetric(cpu, "cpu-µs/email")
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 }
 
 // seedCustomers gives n subscribed customers an order of two of 200 products.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -199,5 +200,25 @@ func TestBatchOfOrders(t *testing.T) {
 	if customers != 2 || orders != 3 || lines != 5 || products != 4 || last != "Lopez" || status != "partially_refunded" {
 		t.Errorf("got %d customers, %d orders, %d lines, %d products, last name %q, order 1002 %q; want 2, 3, 5, 4, Lopez, partially_refunded",
 			customers, orders, lines, products, last, status)
+	}
+}
+
+func TestCheckoutAbandonedThenRecovered(t *testing.T) {
+	t.Parallel()
+	b := procSetup(t)
+	ctx := context.Background()
+	old := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
+	b.process(t, `{"type":"checkout","checkout":{"id":"k9","token":"tok9","currency":"EUR","updated_at":"`+old+`",
+"customer":{"email":"cy@example.com"},"lines":[{"product_id":"p1","quantity":1,"price":"5.00"}]}}`)
+	n, err := store.CheckoutsMarkAbandoned(ctx, b.pool, 60)
+	if err != nil || n != 1 {
+		t.Fatalf("marked %d abandoned (%v), want 1", n, err)
+	}
+	b.process(t, `{"type":"order","order":{"id":"o9","created_at":"`+old+`","currency":"EUR","status":"paid","checkout_token":"tok9",
+"customer":{"email":"cy@example.com"},"lines":[{"product_id":"p1","quantity":1,"price":"5.00"}]}}`)
+	var status string
+	_ = b.pool.QueryRow(ctx, `SELECT status FROM checkouts WHERE external_id = 'k9'`).Scan(&status)
+	if status != "recovered" {
+		t.Errorf("checkout %q after its order, want recovered", status)
 	}
 }
