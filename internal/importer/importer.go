@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/remarket/remarket/internal/progress"
+	"github.com/remarket/remarket/internal/store"
 )
 
 // Formats Run understands.
@@ -110,11 +111,17 @@ func Run(ctx context.Context, pool *pgxpool.Pool, p Params) (Summary, error) {
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return runTx(ctx, tx, p, files, &sum)
 	})
-	sum.Duration = time.Since(start)
 	if err != nil {
+		sum.Duration = time.Since(start)
 		sum.forgetWrites()
 		return sum, fmt.Errorf("import into store %d: %w", p.StoreID, err)
 	}
+	// The tables may have grown from nothing: fresh statistics keep the
+	// planner from scanning them whole for every webhook that follows.
+	if err := store.AnalyzeTables(ctx, pool); err != nil {
+		return sum, err
+	}
+	sum.Duration = time.Since(start)
 	return sum, nil
 }
 

@@ -24,6 +24,7 @@ func Workers(pool *pgxpool.Pool, campaigns *campaign.Service, log *slog.Logger) 
 	river.AddWorker(w, &DeliveryWorker{Pool: pool, Log: log})
 	river.AddWorker(w, &AbandonSweepWorker{Pool: pool})
 	river.AddWorker(w, &SendBatchWorker{Campaigns: campaigns, Log: log})
+	river.AddWorker(w, &AnalyzeWorker{Pool: pool})
 	return w
 }
 
@@ -48,6 +49,9 @@ func (w *SendBatchWorker) Work(ctx context.Context, job *river.Job[campaign.Send
 // PeriodicJobs returns the jobs the leader schedules.
 func PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(10*time.Minute),
+			func() (river.JobArgs, *river.InsertOpts) { return AnalyzeArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return AbandonSweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
@@ -129,4 +133,27 @@ type AbandonSweepWorker struct {
 func (w *AbandonSweepWorker) Work(ctx context.Context, _ *river.Job[AbandonSweepArgs]) error {
 	_, err := store.CheckoutsMarkAbandoned(ctx, w.Pool, AbandonAfterMinutes)
 	return err
+}
+
+// AnalyzeArgs refreshes the planner's statistics.
+type AnalyzeArgs struct{}
+
+// Kind is stable.
+func (AnalyzeArgs) Kind() string { return "analyze_tables" }
+
+// InsertOpts: once per period across leaders.
+func (AnalyzeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: 10 * time.Minute}}
+}
+
+// AnalyzeWorker keeps statistics fresh as a store's tables grow, so that
+// queries keep their index plans even where autovacuum is off or behind.
+type AnalyzeWorker struct {
+	river.WorkerDefaults[AnalyzeArgs]
+	Pool *pgxpool.Pool
+}
+
+// Work analyzes the tables.
+func (w *AnalyzeWorker) Work(ctx context.Context, _ *river.Job[AnalyzeArgs]) error {
+	return store.AnalyzeTables(ctx, w.Pool)
 }

@@ -59,3 +59,14 @@ func notFound(action string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", action, err)
 }
+
+// AnalyzeTables refreshes the planner's statistics of the tables that grow
+// with a store's history. Plans chosen while a table was nearly empty scan it
+// whole once it is large; autovacuum does this too, but may be off or late
+// after a bulk load.
+func AnalyzeTables(ctx context.Context, db DB) error {
+	if _, err := db.Exec(ctx, `ANALYZE customers, products, orders, order_lines, refund_lines, checkouts, views, inbox, sends`); err != nil {
+		return fmt.Errorf("analyze tables: %w", err)
+	}
+	return nil
+}
