@@ -180,9 +180,11 @@ func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause erro
 }
 
 // maybeFinish marks the campaign sent once no row is waiting or in flight.
+// It runs at the end of every job, so it asks the index whether any row is
+// left rather than counting them all.
 func (s *Service) maybeFinish(ctx context.Context, id int64) error {
-	p, err := store.CampaignProgress(ctx, s.DB, id)
-	if err != nil || p.Queued > 0 || p.Sending > 0 {
+	left, err := store.CampaignHasPending(ctx, s.DB, id)
+	if err != nil || left {
 		return err
 	}
 	err = store.CampaignSetStatus(ctx, s.DB, id, store.CampaignSent, store.CampaignSending)

@@ -143,3 +143,14 @@ func CampaignProgress(ctx context.Context, db DB, id int64) (Progress, error) {
 	}
 	return p, rows.Err()
 }
+
+// CampaignHasPending reports whether any of the campaign's rows is still
+// queued or being sent.
+func CampaignHasPending(ctx context.Context, db DB, id int64) (bool, error) {
+	var left bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sends WHERE campaign_id = $1 AND status IN ('queued', 'sending'))`, id).Scan(&left)
+	if err != nil {
+		return false, fmt.Errorf("campaign %d: %w", id, err)
+	}
+	return left, nil
+}
