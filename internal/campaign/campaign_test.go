@@ -64,7 +64,7 @@ func setup(t *testing.T, opts smtpsink.Options) *bundle {
 			PlacedAt: time.Now().Add(-48 * time.Hour), UpdatedAt: time.Now().Add(-48 * time.Hour),
 			Lines: []shop.LineItem{{ExternalID: "1", ProductID: "tea", Title: "Breakfast tea", Quantity: 1, UnitPriceMinor: 450},
 				{ExternalID: "2", ProductID: fmt.Sprint("mug", i%2), Title: `<script>alert(1)</script> Mug`, Quantity: 1, UnitPriceMinor: 1200}}}
-		if _, err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
+		if err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -311,7 +311,7 @@ func TestNothingToRecommend(t *testing.T) {
 	o := &shop.Order{ExternalID: "all", Customer: &shop.Customer{Email: "ana@example.com"}, Currency: "GBP", Status: shop.OrderPaid,
 		PlacedAt: at, UpdatedAt: at, Lines: []shop.LineItem{{ExternalID: "1", ProductID: "mug0", Quantity: 1, UnitPriceMinor: 1200},
 			{ExternalID: "2", ProductID: "mug1", Quantity: 1, UnitPriceMinor: 1200}}}
-	if _, err := store.OrderUpsert(ctx, b.pool, b.st.ID, o); err != nil {
+	if err := store.OrderUpsert(ctx, b.pool, b.st.ID, o); err != nil {
 		t.Fatal(err)
 	}
 	c := b.create(t, "bought:mug0 and bought:mug1")

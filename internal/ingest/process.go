@@ -89,8 +89,7 @@ func orderRun(events []shop.Event) []*shop.Order {
 func apply(ctx context.Context, db store.DB, storeID int64, ev shop.Event) error {
 	switch {
 	case ev.Kind == shop.KindOrder && ev.Order != nil:
-		_, err := store.OrderUpsert(ctx, db, storeID, ev.Order)
-		return err
+		return store.OrderUpsert(ctx, db, storeID, ev.Order)
 	case ev.Kind == shop.KindRefund && ev.Refund != nil:
 		return store.RefundApply(ctx, db, storeID, ev.Refund)
 	case ev.Kind == shop.KindCheckout && ev.Checkout != nil:

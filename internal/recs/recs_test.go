@@ -31,7 +31,7 @@ func TestModelStaysCurrent(t *testing.T) {
 			o.Lines = append(o.Lines, shop.LineItem{ExternalID: fmt.Sprint(i + 1), ProductID: p, Title: "T " + p, Quantity: 1, UnitPriceMinor: 100})
 		}
 		at = at.Add(time.Hour)
-		if _, err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
+		if err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,29 +11,10 @@ import (
 	"github.com/remarket/remarket/internal/shop"
 )
 
-// OrderUpsert saves an order with its customer, products and lines in one
-// round trip (remarket_order_upsert in migrations/00002). It returns the
-// order's id, or 0 when the stored order is as new or newer.
-func OrderUpsert(ctx context.Context, db DB, storeID int64, o *shop.Order) (int64, error) {
-	var id int64
-	if err := db.QueryRow(ctx, orderUpsertSQL, orderArgs(storeID, o)...).Scan(&id); err != nil {
-		return 0, fmt.Errorf("save order %s: %w", o.ExternalID, err)
-	}
-	return id, nil
-}
-
-const orderUpsertSQL = `SELECT remarket_order_upsert($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-    $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)`
-
-func orderArgs(storeID int64, o *shop.Order) []any {
-	args := []any{storeID, o.ExternalID, o.Number, o.Currency, o.TotalMinor, string(o.Status), o.CheckoutToken, o.Test,
-		o.PlacedAt, o.CancelledAt, nullTime(o.UpdatedAt)}
-	if c := customerArgs(datedCustomer(o.Customer, o.UpdatedAt)); c != nil {
-		args = append(args, c...)
-	} else {
-		args = append(args, "", "", "", "", "", "", "", nil, nil)
-	}
-	return append(args, lineArgs(o.Lines)...)
+// OrderUpsert saves one order with its customer, products and lines, unless
+// the stored order is as new or newer.
+func OrderUpsert(ctx context.Context, db DB, storeID int64, o *shop.Order) error {
+	return OrdersUpsert(ctx, db, storeID, []*shop.Order{o})
 }
 
 // lineArgs gives each line a unique id (its position when the store sent
