@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/server"
 	"github.com/remarket/remarket/internal/smtpsink"
 	"github.com/remarket/remarket/internal/store"
@@ -310,5 +314,62 @@ func TestRecsShowAsksTheServer(t *testing.T) {
 	r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "3")
 	if r.code != 0 || !strings.Contains(r.stderr, "401") {
 		t.Errorf("a wrong token must fall back to training here, saying why: %+v", r)
+	}
+}
+
+// TestServeShutsDownGracefully: when its context ends (SIGTERM in main),
+// serve stops taking requests, lets the accepted ones commit, and exits 0.
+func TestServeShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.NewURL(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := map[string]string{"REMARKET_DATABASE_URL": dbURL, "REMARKET_SECRET": "graceful-secret-xxxx", "REMARKET_HTTP_ADDR": addr}
+	if r := run(t, env, "store", "add", "--name", "g", "--platform", "generic", "--domain", "g.example", "--webhook-secret", "g-secret-1"); r.code != 0 {
+		t.Fatalf("store add: %+v", r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		code := Execute(ctx, []string{"serve"}, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+		done <- result{code, out.String(), errb.String()}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	body := `{"type":"view","view":{"customer":{"email":"a@example.com"},"product_id":"p1","viewed_at":"2025-01-01T00:00:00Z"}}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/generic/g.example", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Remarket-Signature", ingest.SignGeneric("g-secret-1", []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook before shutdown: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case r := <-done:
+		if r.code != 0 || !strings.Contains(r.stderr, "shutting down") {
+			t.Errorf("serve after cancel: %+v", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30 s")
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("serve still answers after shutdown")
 	}
 }
