@@ -101,16 +101,6 @@ func InboxGet(ctx context.Context, db DB, id int64) (Delivery, error) {
 	return d, nil
 }
 
-// InboxGetForUpdate locks a delivery inside tx so that two workers never
-// process it at once.
-func InboxGetForUpdate(ctx context.Context, db DB, id int64) (Delivery, error) {
-	d, err := scanDelivery(db.QueryRow(ctx, `SELECT `+inboxCols+` FROM inbox WHERE id = $1 FOR UPDATE`, id))
-	if err != nil {
-		return Delivery{}, notFound(fmt.Sprintf("get delivery %d", id), err)
-	}
-	return d, nil
-}
-
 // InboxPendingForUpdate locks and returns the pending deliveries among ids,
 // in id order, so that two workers never process one delivery at once.
 func InboxPendingForUpdate(ctx context.Context, db DB, ids []int64) ([]Delivery, error) {
