@@ -295,7 +295,7 @@ func TestRecsShowAsksTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.pool.Close()
-	srv, err := server.New(server.Params{Pool: pool, Role: server.RoleWeb, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
+	srv, err := server.New(server.Params{Pool: pool, Role: server.RoleAll, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler),
 		Secret: env["REMARKET_SECRET"], Campaigns: svc, AdminToken: env["REMARKET_ADMIN_TOKEN"]})
 	if err != nil {
 		t.Fatal(err)
@@ -309,6 +309,12 @@ func TestRecsShowAsksTheServer(t *testing.T) {
 	var picks []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &picks); err != nil || len(picks) != 3 || strings.Contains(r.stderr, "training the model here") {
 		t.Errorf("recs show via the server: %v %+v", err, r)
+	}
+	if r = run(t, env, "recs", "rebuild", "--store", "demo-shop.example"); r.code != 0 || !strings.Contains(r.stdout, "rebuilt the model") {
+		t.Errorf("recs rebuild through the workers: %+v", r)
+	}
+	if r = run(t, env, "recs", "rebuild", "--store", "demo-shop.example", "--local"); r.code != 0 || !strings.Contains(r.stdout, "kept purchases") {
+		t.Errorf("recs rebuild --local: %+v", r)
 	}
 	env["REMARKET_ADMIN_TOKEN"] = "wrong-token-456"
 	r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "3")

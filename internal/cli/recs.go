@@ -14,9 +14,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/internal/httpapi"
+	"github.com/remarket/remarket/internal/jobs"
 	"github.com/remarket/remarket/internal/progress"
 	"github.com/remarket/remarket/internal/recommend"
 	"github.com/remarket/remarket/internal/recs"
@@ -123,34 +127,79 @@ var errRemoteNotFound = errors.New("not found")
 
 func (a *app) recsRebuildCmd() *cobra.Command {
 	var storeRef string
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "rebuild",
-		Short: "Train a store's model from all stored orders and report what it holds",
-		Long: `Models are kept current on their own: each process trains a store's model from
-the stored orders on first use and adds new orders before answering. rebuild
-trains one from scratch now, for example to check a store after an import.`,
+		Short: "Retrain a store's model from all stored orders (after an import), as a job for the workers",
+		Long: `Models are kept current on their own: remarket serve trains each store's model at
+start and adds new orders before answering. rebuild retrains one now, as a River job
+that a worker runs, and waits for it; --local trains here instead and reports the model.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := a.findStore(cmd.Context(), storeRef)
 			if err != nil {
 				return err
 			}
-			start := time.Now()
-			bar := progress.New(a.env.Stderr, "loading orders", 1, progress.WithUnit("steps"))
-			h, err := recs.LoadHistory(cmd.Context(), a.pool, st.ID)
-			if err != nil {
-				return err
+			if local {
+				return a.rebuildLocal(cmd.Context(), st)
 			}
-			bar.Done()
-			loaded := time.Since(start)
-			recommend.Train(h, recommend.DefaultOptions)
-			fmt.Fprintf(a.env.Stdout, "store %s: %d products, %d kept purchases; loaded in %s, trained in %s\n", st.Name,
-				len(h.Products), len(h.Purchases), loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
-			return nil
+			return a.rebuildJob(cmd.Context(), st)
 		},
 	}
 	cmd.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
+	cmd.Flags().BoolVar(&local, "local", false, "train in this process instead of the workers")
 	return cmd
+}
+
+func (a *app) rebuildLocal(ctx context.Context, st store.Store) error {
+	start := time.Now()
+	h, err := recs.LoadHistory(ctx, a.pool, st.ID)
+	if err != nil {
+		return err
+	}
+	loaded := time.Since(start)
+	recommend.Train(h, recommend.DefaultOptions)
+	fmt.Fprintf(a.env.Stdout, "store %s: %d products, %d kept purchases; loaded in %s, trained in %s\n", st.Name,
+		len(h.Products), len(h.Purchases), loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
+	return nil
+}
+
+// rebuildJob queues the rebuild for the workers and follows it.
+func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
+	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{Logger: quietLogger(a.env.Stderr)})
+	if err != nil {
+		return err
+	}
+	res, err := client.Insert(ctx, jobs.RecsRebuildArgs{StoreID: st.ID}, nil)
+	if err != nil {
+		return err
+	}
+	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name, 1, progress.WithUnit("models"))
+	start := time.Now()
+	for {
+		j, err := client.JobGet(ctx, res.Job.ID)
+		if err != nil {
+			return err
+		}
+		switch j.State {
+		case rivertype.JobStateCompleted:
+			bar.Set(1)
+			bar.Done()
+			fmt.Fprintf(a.env.Stdout, "rebuilt the model of %s in %s (job %d)\n", st.Name, time.Since(start).Round(time.Millisecond), j.ID)
+			return nil
+		case rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+			return fmt.Errorf("rebuild job %d %s: %v", j.ID, j.State, j.Errors)
+		case rivertype.JobStateAvailable:
+			if time.Since(start) > 30*time.Second {
+				return fmt.Errorf("no worker has taken rebuild job %d in 30 s: is remarket serve running? (--local trains here)", j.ID)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (a *app) evalCmd() *cobra.Command {

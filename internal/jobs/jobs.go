@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/ingest"
+	"github.com/remarket/remarket/internal/recs"
 	"github.com/remarket/remarket/internal/store"
 )
 
@@ -25,6 +27,7 @@ func Workers(pool *pgxpool.Pool, campaigns *campaign.Service, log *slog.Logger) 
 	river.AddWorker(w, &AbandonSweepWorker{Pool: pool})
 	river.AddWorker(w, &SendBatchWorker{Campaigns: campaigns, Log: log})
 	river.AddWorker(w, &AnalyzeWorker{Pool: pool})
+	river.AddWorker(w, &RecsRebuildWorker{Campaigns: campaigns})
 	return w
 }
 
@@ -157,3 +160,37 @@ type AnalyzeWorker struct {
 func (w *AnalyzeWorker) Work(ctx context.Context, _ *river.Job[AnalyzeArgs]) error {
 	return store.AnalyzeTables(ctx, w.Pool)
 }
+
+// RecsRebuildArgs retrains a store's recommendation model in the worker.
+type RecsRebuildArgs struct {
+	StoreID int64 `json:"store_id"`
+}
+
+// Kind is stable.
+func (RecsRebuildArgs) Kind() string { return "recs_rebuild" }
+
+// InsertOpts: a rebuild is not worth retrying for days.
+func (RecsRebuildArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// RecsRebuildWorker trains the store's model from all its stored orders, so
+// that the serving process answers from it at once (after an import, say).
+type RecsRebuildWorker struct {
+	river.WorkerDefaults[RecsRebuildArgs]
+	Campaigns *campaign.Service
+}
+
+// Work rebuilds the model.
+func (w *RecsRebuildWorker) Work(ctx context.Context, job *river.Job[RecsRebuildArgs]) error {
+	if w.Campaigns == nil || w.Campaigns.Composer == nil {
+		return river.JobCancel(fmt.Errorf("this process serves no recommendations"))
+	}
+	r, ok := w.Campaigns.Composer.Recs.(*recs.Service)
+	if !ok {
+		return river.JobCancel(fmt.Errorf("this process serves no recommendation models"))
+	}
+	_, err := r.Rebuild(ctx, job.Args.StoreID)
+	return err
+}
+
+// Timeout: training a large store takes longer than River's default minute.
+func (w *RecsRebuildWorker) Timeout(*river.Job[RecsRebuildArgs]) time.Duration { return 30 * time.Minute }
