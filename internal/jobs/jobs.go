@@ -193,4 +193,6 @@ func (w *RecsRebuildWorker) Work(ctx context.Context, job *river.Job[RecsRebuild
 }
 
 // Timeout: training a large store takes longer than River's default minute.
-func (w *RecsRebuildWorker) Timeout(*river.Job[RecsRebuildArgs]) time.Duration { return 30 * time.Minute }
+func (w *RecsRebuildWorker) Timeout(*river.Job[RecsRebuildArgs]) time.Duration {
+	return 30 * time.Minute
+}
