@@ -379,3 +379,60 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Error("serve still answers after shutdown")
 	}
 }
+
+func TestCampaignCommands(t *testing.T) {
+	t.Parallel()
+	_, dbURL := dbtest.NewURL(t)
+	sink, err := smtpsink.Start("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	env := map[string]string{"REMARKET_DATABASE_URL": dbURL, "REMARKET_SECRET": "campaign-cli-secret", "REMARKET_SMTP_URL": sink.URL()}
+	if r := run(t, env, "demo", "--customers", "20"); r.code != 0 {
+		t.Fatalf("demo: %+v", r)
+	}
+	before := len(sink.Messages())
+	r := run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "cli", "--template", "upsell",
+		"--segment", "orders>=1 and not country:FR", "--k", "2", "--json")
+	var c struct{ ID int64 }
+	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil || c.ID == 0 {
+		t.Fatalf("campaign create --json: %v %+v", err, r)
+	}
+	id := strconv.FormatInt(c.ID, 10)
+	if r = run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "x", "--template", "upsell", "--segment", "orders>="); r.code != ExitUsage || !strings.Contains(r.stderr, "column 9") {
+		t.Errorf("segment syntax error: %+v", r)
+	}
+	if r = run(t, env, "campaign", "preview", id, "--customer", "c0001", "--format", "eml"); r.code != 0 || !strings.Contains(r.stdout, "List-Unsubscribe-Post: List-Unsubscribe=One-Click") {
+		t.Errorf("preview eml: %+v", r)
+	}
+	if r = run(t, env, "campaign", "preview", id, "--sample", "3", "--format", "html"); r.code != 0 || strings.Count(r.stdout, "===== customer") != 3 {
+		t.Errorf("preview --sample 3: %+v", r)
+	}
+	if r = run(t, env, "campaign", "test", id, "--to", "qa@example.com"); r.code != 0 || len(sink.Messages()) != before+1 {
+		t.Errorf("campaign test: %+v, %d new messages", r, len(sink.Messages())-before)
+	}
+	if r = run(t, env, "campaign", "send", id); r.code != ExitUsage || !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("send without a terminal or --yes must refuse: %+v", r)
+	}
+	if r = run(t, env, "campaign", "send", id, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "queued") {
+		t.Fatalf("send --yes: %+v", r)
+	}
+	// The demo mailed everyone moments ago: the CLI's 20-hour frequency cap
+	// skips them all, so the campaign is done at once and cannot be cancelled.
+	r = run(t, env, "campaign", "status", id, "--json")
+	var st struct {
+		Status  string
+		Skipped int
+		Reasons map[string]int `json:"skipped_reasons"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Status != "sent" || st.Reasons["frequency cap"] == 0 {
+		t.Errorf("status --json: %v %+v", err, r)
+	}
+	if r = run(t, env, "campaign", "cancel", id); r.code != ExitError || !strings.Contains(r.stderr, "cannot be cancelled") {
+		t.Errorf("cancel of a finished campaign: %+v", r)
+	}
+	if r = run(t, env, "campaign", "list", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"name": "cli"`) {
+		t.Errorf("campaign list: %+v", r)
+	}
+}
