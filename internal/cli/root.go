@@ -110,6 +110,7 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("smtp-url", "", "SMTP server URL (env REMARKET_SMTP_URL)")
 	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
 	f.String("templates", "", "folder of email templates overriding the built-in ones (env REMARKET_TEMPLATES)")
+	f.String("smtp-rate", "", "messages per second to the SMTP server, 0 for no limit (env REMARKET_SMTP_RATE)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
 		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd(), a.campaignCmd())
@@ -130,6 +131,7 @@ func (a *app) applyFlags(f *pflag.FlagSet) {
 	set("smtp-url", &a.cfg.SMTPURL)
 	set("admin-token", &a.cfg.AdminToken)
 	set("templates", &a.cfg.Templates)
+	set("smtp-rate", &a.cfg.SMTPRate)
 }
 
 // db opens the pool once per command.

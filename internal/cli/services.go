@@ -43,7 +43,8 @@ func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 		FrequencyCapHours: 20,
 	}
 	if a.cfg.SMTPURL != "" {
-		m, err := mailer.New(mailer.Config{URL: a.cfg.SMTPURL, Connections: 8, NoNoopRset: true, Logger: a.log})
+		m, err := mailer.New(mailer.Config{URL: a.cfg.SMTPURL, Connections: 8, NoNoopRset: true, Logger: a.log,
+			RatePerSecond: a.cfg.SMTPRatePerSecond(), Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, usagef("REMARKET_SMTP_URL: %v", err)
 		}

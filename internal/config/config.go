@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -24,6 +25,7 @@ type Config struct {
 	SMTPURL     string // REMARKET_SMTP_URL
 	AdminToken  string // REMARKET_ADMIN_TOKEN
 	Templates   string // REMARKET_TEMPLATES
+	SMTPRate    string // REMARKET_SMTP_RATE: messages per second across connections, 0 for no limit
 }
 
 // Env lists each setting's variable, for help texts and FromEnv.
@@ -35,6 +37,7 @@ var Env = map[string]string{
 	"smtp-url":     "REMARKET_SMTP_URL",
 	"admin-token":  "REMARKET_ADMIN_TOKEN",
 	"templates":    "REMARKET_TEMPLATES",
+	"smtp-rate":    "REMARKET_SMTP_RATE",
 }
 
 // FromEnv reads the settings through getenv (os.Getenv in production),
@@ -48,6 +51,7 @@ func FromEnv(getenv func(string) string) Config {
 		SMTPURL:     getenv("REMARKET_SMTP_URL"),
 		AdminToken:  getenv("REMARKET_ADMIN_TOKEN"),
 		Templates:   getenv("REMARKET_TEMPLATES"),
+		SMTPRate:    getenv("REMARKET_SMTP_RATE"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
@@ -77,6 +81,11 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if c.SMTPRate != "" {
+		if r, err := strconv.ParseFloat(c.SMTPRate, 64); err != nil || r < 0 {
+			return fmt.Errorf("REMARKET_SMTP_RATE %q is not a number of messages per second (0 for no limit)", c.SMTPRate)
+		}
+	}
 	if c.Secret != "" && len(c.Secret) < 16 {
 		return fmt.Errorf("REMARKET_SECRET is too short: use at least 16 characters")
 	}
@@ -94,6 +103,12 @@ func validateSMTP(raw string) error {
 		return fmt.Errorf("REMARKET_SMTP_URL: starttls=%q must be required, opportunistic or none", p)
 	}
 	return nil
+}
+
+// SMTPRatePerSecond is SMTPRate as a number (0: no limit).
+func (c Config) SMTPRatePerSecond() float64 {
+	r, _ := strconv.ParseFloat(c.SMTPRate, 64)
+	return r
 }
 
 // PublicBase returns PublicURL, or http://HTTPAddr when it is unset.

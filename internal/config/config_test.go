@@ -30,6 +30,7 @@ func TestValidate(t *testing.T) {
 		{"smtp", func(c *Config) { c.SMTPURL = "http://x" }, "REMARKET_SMTP_URL"},
 		{"starttls", func(c *Config) { c.SMTPURL = "smtp://h:25?starttls=maybe" }, "starttls"},
 		{"secret", func(c *Config) { c.Secret = "short" }, "REMARKET_SECRET"},
+		{"rate", func(c *Config) { c.SMTPRate = "fast" }, "REMARKET_SMTP_RATE"},
 	}
 	for _, tc := range cases {
 		c := base
