@@ -122,7 +122,21 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
 		return "", fmt.Errorf("finish template: %w", err)
 	}
+	dropStaleTemplates(ctx, conn, name)
 	return name, nil
+}
+
+// dropStaleTemplates removes templates of older migrations, which would
+// otherwise pile up on a developer's server; one still in use stays.
+func dropStaleTemplates(ctx context.Context, conn *pgx.Conn, keep string) {
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'remarket\_tmpl\_%' AND datname <> $1`, keep)
+	if err != nil {
+		return
+	}
+	names, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, n := range names {
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{n}.Sanitize())
+	}
 }
 
 func migrateURL(ctx context.Context, dbURL string) error {
