@@ -157,6 +157,13 @@ func serverUser(data string) (string, error) {
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
+	// postgres must be able to walk into .remarket to reach its data folder.
+	if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(filepath.Dir(data), 0o755); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return "", err
 	}
