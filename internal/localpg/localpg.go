@@ -48,7 +48,7 @@ func Ensure(ctx context.Context, url, dir string, private bool, log io.Writer) (
 	if err == nil {
 		return &Server{URL: url, Note: "using " + redact(url)}, nil
 	}
-	if !private || !unreachable(err) {
+	if !private || !unusable(err) {
 		return nil, err
 	}
 	return startPrivate(ctx, dir, log)
@@ -80,9 +80,14 @@ func ensureDatabase(ctx context.Context, url string) error {
 	return nil
 }
 
-func unreachable(err error) bool {
+// unusable reports whether the local server cannot serve the demo: it does
+// not answer, or it does not let this user in (no role, wrong password).
+func unusable(err error) bool {
 	var pgErr *pgconn.PgError
-	return !errors.As(err, &pgErr) // a server that answered, even with an error, is reachable
+	if !errors.As(err, &pgErr) {
+		return true
+	}
+	return pgErr.Code == "28000" || pgErr.Code == "28P01" // invalid_authorization_specification, invalid_password
 }
 
 func startPrivate(ctx context.Context, dir string, log io.Writer) (*Server, error) {
