@@ -74,4 +74,11 @@ func TestModelStaysCurrent(t *testing.T) {
 	if got := picks(); !slices.Contains(got, "mug") {
 		t.Errorf("after the refund the mug should be recommended again: %v", got)
 	}
+	// The shop marks the mug out of stock: it is never recommended.
+	if err := store.ProductUpsert(ctx, pool, st.ID, &shop.Product{ExternalID: "mug", Title: "T mug", InStock: false, UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := picks(); slices.Contains(got, "mug") {
+		t.Errorf("an out-of-stock mug is still recommended: %v", got)
+	}
 }

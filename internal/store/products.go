@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/remarket/remarket/internal/shop"
 )
@@ -99,9 +100,9 @@ func ProductsByID(ctx context.Context, db DB, ids []int64) (map[int64]Product, e
 	return out, rows.Err()
 }
 
-// ProductsEach streams a store's products.
-func ProductsEach(ctx context.Context, db DB, storeID int64, fn func(Product) error) error {
-	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1 ORDER BY id`, storeID)
+// ProductsEach streams a store's products changed after since (zero: all).
+func ProductsEach(ctx context.Context, db DB, storeID int64, since time.Time, fn func(Product) error) error {
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1 AND updated_at > $2 ORDER BY id`, storeID, since)
 	if err != nil {
 		return fmt.Errorf("list products: %w", err)
 	}
