@@ -286,7 +286,11 @@ func (a *app) demoCampaign(ctx context.Context, svc *campaign.Service, st store.
 	}
 	fmt.Fprintf(out, "\ncampaign %d (cross-sell to segment %q):\n", camp.ID, camp.Segment)
 	printPlan(out, plan)
-	if id, ok := firstEligible(ctx, a.pool, mustAudience(svc, st, camp)); ok {
+	aud, err := svc.Audience(st, camp)
+	if err != nil {
+		return err
+	}
+	if id, ok := firstEligible(ctx, a.pool, aud); ok {
 		cu, err := store.CustomerGet(ctx, a.pool, id)
 		if err != nil {
 			return err
@@ -325,11 +329,6 @@ func firstEligible(ctx context.Context, db store.DB, a store.Audience) (int64, b
 		}
 	}
 	return 0, false
-}
-
-func mustAudience(svc *campaign.Service, st store.Store, c store.Campaign) store.Audience {
-	a, _ := svc.Audience(st, c)
-	return a
 }
 
 // indent prefixes each line, to set a preview apart from the demo's output.

@@ -85,9 +85,6 @@ func New(p Params) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	if p.Campaigns != nil && p.Campaigns.River == nil {
-		p.Campaigns.River = client
-	}
 	s := &Server{p: p, river: client, serveErr: make(chan error, 1)}
 	if p.Role != RoleWorker {
 		s.accepter = ingest.NewAccepter(ingest.AccepterParams{Pool: p.Pool, River: client, Logger: p.Logger})
