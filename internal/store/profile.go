@@ -77,19 +77,24 @@ type Profile struct {
 
 const customerCols = `id, store_id, external_id, email, first_name, last_name, country, consent, consent_source, consent_at, redacted_at, created_at`
 
-// CustomerFind looks a customer up by email, remarket id or store-side id.
+// CustomerFind looks a customer up by store-side id, email or remarket id,
+// in that order, each on its index (remarket_customer_find).
 func CustomerFind(ctx context.Context, db DB, storeID int64, ref string) (Customer, error) {
 	id, _ := strconv.ParseInt(ref, 10, 64)
-	var c Customer
-	err := db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers
-WHERE store_id = $1 AND (email = lower($2) OR external_id = $2 OR id = $3)
-ORDER BY (email = lower($2)) DESC NULLS LAST, (external_id = $2) DESC NULLS LAST LIMIT 1`, storeID, ref, id).Scan(
-		&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
-		&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt)
+	c, err := customerWhere(ctx, db, `id = COALESCE(remarket_customer_find($1, $2, lower($2)),
+    (SELECT id FROM customers WHERE id = $3 AND store_id = $1))`, storeID, ref, id)
 	if err != nil {
 		return Customer{}, notFound(fmt.Sprintf("find customer %q", ref), err)
 	}
 	return c, nil
+}
+
+func customerWhere(ctx context.Context, db DB, where string, args ...any) (Customer, error) {
+	var c Customer
+	err := db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE `+where, args...).Scan(
+		&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
+		&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt)
+	return c, err
 }
 
 // CustomerProfile returns the customer with orders, open checkouts and recent views.
@@ -188,10 +193,7 @@ func OrderList(ctx context.Context, db DB, p OrderListParams) ([]Order, error) {
 
 // CustomerGet returns a customer by remarket id.
 func CustomerGet(ctx context.Context, db DB, id int64) (Customer, error) {
-	var c Customer
-	err := db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = $1`, id).Scan(
-		&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
-		&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt)
+	c, err := customerWhere(ctx, db, `id = $1`, id)
 	if err != nil {
 		return Customer{}, notFound(fmt.Sprintf("get customer %d", id), err)
 	}
