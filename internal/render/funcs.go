@@ -29,6 +29,8 @@ const preheaderPad = htmltemplate.HTML("&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#84
 //	truncate N S       S cut to N characters with "…": {{truncate 40 .Title}}
 //	cta LABEL URL      the argument of the "button" partial
 //	preheaderPad       invisible filler after the preview text (HTML only)
+//	card P             product P's "product-card" template (without its
+//	                   reason), rendered once per product and kept: {{card .}}
 func funcs(money *moneyFormatter) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
 		"money":        money.format,
@@ -37,6 +39,7 @@ func funcs(money *moneyFormatter) texttemplate.FuncMap {
 		"truncate":     truncate,
 		"cta":          func(label, url string) callToAction { return callToAction{Label: label, URL: url} },
 		"preheaderPad": func() htmltemplate.HTML { return preheaderPad },
+		"card":         noCard,
 	}
 }
 

@@ -47,10 +47,14 @@ type moneyFormatter struct {
 
 	mu      sync.Mutex
 	symbols map[string]string
+	done    map[Money]string // formatted amounts: a campaign repeats the same prices
 }
 
+// maxDone bounds the formatted amounts kept; past it the cache starts again.
+const maxDone = 4096
+
 func newMoneyFormatter(tag language.Tag) *moneyFormatter {
-	f := &moneyFormatter{tag: tag, printer: message.NewPrinter(tag), symbols: map[string]string{}}
+	f := &moneyFormatter{tag: tag, printer: message.NewPrinter(tag), symbols: map[string]string{}, done: map[Money]string{}}
 	// The separator is what stands between the digits of one half.
 	half := []rune(f.printer.Sprint(number.Decimal(1.5, number.Scale(1))))
 	f.decimal = "."
@@ -61,8 +65,26 @@ func newMoneyFormatter(tag language.Tag) *moneyFormatter {
 	return f
 }
 
-// format writes m; see FormatMoney.
+// format writes m; see FormatMoney. x/text's number formatting costs
+// microseconds, so results are kept.
 func (f *moneyFormatter) format(m Money) string {
+	f.mu.Lock()
+	s, ok := f.done[m]
+	f.mu.Unlock()
+	if ok {
+		return s
+	}
+	s = f.formatNew(m)
+	f.mu.Lock()
+	if len(f.done) >= maxDone {
+		clear(f.done)
+	}
+	f.done[m] = s
+	f.mu.Unlock()
+	return s
+}
+
+func (f *moneyFormatter) formatNew(m Money) string {
 	code := strings.ToUpper(strings.TrimSpace(m.Currency))
 	digits := shop.MinorDigits(code)
 	minor := m.Minor

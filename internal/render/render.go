@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	texttemplate "text/template"
 
 	"golang.org/x/text/language"
@@ -133,6 +134,8 @@ type email struct {
 	subject *texttemplate.Template
 	html    *htmltemplate.Template
 	text    *texttemplate.Template
+
+	htmlSize atomic.Int64 // of the last message: what to allocate for the next
 }
 
 // Names returns the names of the emails, sorted, e.g. "cross-sell".
@@ -162,12 +165,14 @@ func (r *Renderer) Render(name string, d Data) (Message, error) {
 		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
 	}
 	m := Message{Subject: oneLine(b.String())}
-	b.Reset()
+	b = strings.Builder{}
+	b.Grow(int(e.htmlSize.Load()) + 512) // growing a builder step by step copies the message several times
 	if err := e.html.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("render %s HTML: %w", name, err)
 	}
 	m.HTML = b.String()
-	b.Reset()
+	e.htmlSize.Store(int64(len(m.HTML)))
+	b = strings.Builder{}
 	if err := e.text.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("render %s text: %w", name, err)
 	}
@@ -229,7 +234,10 @@ func (r *Renderer) compiled(name string, tag language.Tag) (*email, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render %s: clone text: %w", name, err)
 	}
-	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(fm)), text: text.Funcs(fm)}
+	hfm, tfm := maps.Clone(fm), maps.Clone(fm)
+	hfm["card"] = newCardCache(html).htmlCard
+	tfm["card"] = newCardCache(text).render
+	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(hfm)), text: text.Funcs(tfm)}
 	r.byLang[k] = e
 	return e, nil
 }

@@ -1,0 +1,48 @@
+package render
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCardsAreSharedButReasonsAreNot renders the same product for two
+// customers with different reasons, then the product with a new price: the
+// kept card never carries one customer's reason into another's email, and a
+// changed product gets a new card.
+func TestCardsAreSharedButReasonsAreNot(t *testing.T) {
+	t.Parallel()
+	r := loadEmbedded(t)
+	d := SampleData("cross-sell")
+	p := Product{Title: "Trail Gaiters", URL: "https://fellside.example/p/g", ImageURL: "https://fellside.example/g.jpg", Price: Money{3250, "GBP"}}
+	render := func(reason string, price int64) Message {
+		t.Helper()
+		p.Reason, p.Price.Minor = reason, price
+		d.Products = []Product{p}
+		m, err := r.Render("cross-sell", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := render("Goes with your boots", 3250), render("Popular this week", 3250)
+	for _, c := range []struct {
+		m         Message
+		want, not string
+	}{{a, "Goes with your boots", "Popular this week"}, {b, "Popular this week", "Goes with your boots"}} {
+		for _, part := range []string{c.m.HTML, c.m.Text} {
+			if !strings.Contains(part, c.want) || strings.Contains(part, c.not) {
+				t.Errorf("want only %q in:\n%s", c.want, part)
+			}
+			if !strings.Contains(part, "£32.50") || strings.Count(part, "Trail Gaiters") < 1 {
+				t.Errorf("card missing in:\n%s", part)
+			}
+		}
+	}
+	if a.HTML == b.HTML {
+		t.Error("two reasons gave the same HTML")
+	}
+	c := render("Goes with your boots", 2999)
+	if !strings.Contains(c.HTML, "£29.99") || strings.Contains(c.HTML, "£32.50") || !strings.Contains(c.Text, "£29.99") {
+		t.Errorf("a new price kept the old card:\n%s\n%s", c.HTML, c.Text)
+	}
+}
