@@ -202,6 +202,7 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{MessageID: id}
+	plain8bit := fitsEightBit(msg.Text) && fitsEightBit(msg.HTML)
 	c, err := m.acquire(ctx)
 	if err != nil {
 		return res, err
@@ -223,6 +224,7 @@ func (m *Mailer) Send(ctx context.Context, msg Message) (Result, error) {
 				return res, dialError(err)
 			}
 		}
+		setTransferEncoding(gm, c.smtp, plain8bit)
 		err := c.client.SendWithSMTPClient(c.smtp, gm)
 		if err == nil {
 			res.Delivered = true

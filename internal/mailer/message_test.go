@@ -315,3 +315,48 @@ func TestListIDNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEightBitWhenItFits sends bodies whose lines fit SMTP's limit as they
+// are (8BITMIME), and falls back to quoted-printable for a body with a line
+// that is too long, without changing what the reader gets.
+func TestEightBitWhenItFits(t *testing.T) {
+	t.Parallel()
+	msg := sample("bob@example.com")
+	msg.Text = "Grüße, Zoë\n.a dot first\n€ 12,99\n"
+	msg.HTML = "<p style=\"color:#333\">Grüße, Zoë</p>\n<p>€ 12,99</p>\n"
+	_, rcv := sendOne(t, msg)
+	if n := strings.Count(string(rcv.Data), "Content-Transfer-Encoding: 8bit"); n != 2 {
+		t.Errorf("%d parts in 8bit, want 2:\n%s", n, rcv.Data)
+	}
+	if !strings.Contains(string(rcv.Data), `<p style="color:#333">Grüße, Zoë</p>`) {
+		t.Errorf("the HTML is not as it was written:\n%s", rcv.Data)
+	}
+	p := parse(t, rcv.Data)
+	if len(p.parts) != 2 || p.parts[0].body != crlf(msg.Text) || p.parts[1].body != crlf(msg.HTML) {
+		t.Errorf("parts = %+v", p.parts)
+	}
+
+	msg.HTML = "<p>" + strings.Repeat("x", 1000) + "</p>"
+	_, rcv = sendOne(t, msg)
+	if n := strings.Count(string(rcv.Data), "Content-Transfer-Encoding: quoted-printable"); n != 2 {
+		t.Errorf("%d parts in quoted-printable, want 2 (a line is too long for 8bit):\n%s", n, rcv.Data)
+	}
+	if p := parse(t, rcv.Data); len(p.parts) != 2 || p.parts[1].body != msg.HTML {
+		t.Errorf("parts = %+v", p.parts)
+	}
+}
+
+func TestFitsEightBit(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		body string
+		want bool
+	}{
+		{"", true}, {"a\nb\n", true}, {strings.Repeat("é", 499), true}, {strings.Repeat("x", 998) + "\nshort", true},
+		{strings.Repeat("x", 999), false}, {"a\r\nb", false}, {"nul\x00", false},
+	} {
+		if got := fitsEightBit(c.body); got != c.want {
+			t.Errorf("fitsEightBit(%.20q… %d bytes) = %v, want %v", c.body, len(c.body), got, c.want)
+		}
+	}
+}
