@@ -114,6 +114,13 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	if err != nil {
 		return Started{}, err
 	}
+	// The ledger just grew by the whole audience. With statistics from when
+	// it was small, the planner answers "what was this customer sent lately"
+	// by reading every sent row, once per chunk of recipients: a send that
+	// slows down as it goes.
+	if err := store.AnalyzeSends(ctx, s.DB); err != nil {
+		return Started{}, err
+	}
 	var res Started
 	var batch []river.InsertManyParams
 	flush := func() error {

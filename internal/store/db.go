@@ -60,6 +60,15 @@ func notFound(action string, err error) error {
 	return fmt.Errorf("%s: %w", action, err)
 }
 
+// AnalyzeSends refreshes the planner's statistics of the send ledger, after
+// a campaign added its audience to it.
+func AnalyzeSends(ctx context.Context, db DB) error {
+	if _, err := db.Exec(ctx, `ANALYZE sends`); err != nil {
+		return fmt.Errorf("analyze sends: %w", err)
+	}
+	return nil
+}
+
 // AnalyzeTables refreshes the planner's statistics of the tables that grow
 // with a store's history. Plans chosen while a table was nearly empty scan it
 // whole once it is large; autovacuum does this too, but may be off or late
