@@ -12,8 +12,10 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // Product is a catalog entry. Only products in the catalog and InStock are
@@ -202,6 +204,7 @@ type productStat struct {
 	buyerW  float64 // buyers weighted by when they first bought it
 	orderW  float64 // orders weighted by recency
 	lastDay int64   // day number of ring[lastDay%ringDays]
+	first   int64   // first sale, unix seconds (how new the product is)
 	ring    [ringDays]uint32
 	gaps    [gapBuckets]uint32 // repurchase intervals, log-spaced
 	nGaps   uint32
@@ -219,10 +222,13 @@ type custItem struct {
 
 // customer is one customer's history.
 type customer struct {
-	n     int32 // dense index
-	items []custItem
-	index map[int32]int // product -> position in items
-	last  int64         // last order, unix seconds
+	n      int32 // dense index
+	items  []custItem
+	index  map[int32]int // product -> position in items
+	last   int64         // last order, unix seconds
+	orders int32         // orders placed
+	lines  int32         // distinct products over all orders
+	repeat int32         // of lines, products bought in an earlier order
 }
 
 // nbr is a neighbour of a product with its similarity.
@@ -257,21 +263,30 @@ type Model struct {
 	nbrsDirty []bool
 	avail     []bool // in the catalog and in stock
 	customers map[int64]*customer
-	custs     []*customer // by dense customer index
-	buyers    [][]int32   // per product, dense indexes of its customers
-	last      time.Time   // latest purchase added
+	custs     []*customer      // by dense customer index
+	buyers    [][]int32        // per product, dense indexes of its customers
+	last      time.Time        // latest purchase added
+	vocab     map[string]int32 // title word -> index
+	words     [][]int32        // per product, its title's words
+	wordDF    []int32          // per word, the products with it
 
 	// scratch and overlap are Recommend's reusable buffers.
 	scratch [2]scores
 	overlap []float64
 	seen    []bool
+	wordN   []float64 // per word, the customer's products with it
+	wordR   []float64 // the same weighted by recency
+	catN    []float64 // per category number, the customer's products in it
+	candBuf []cand
+	valBuf  []float64
+	topBuf  []int32
+	featBuf []features
 
 	// pop caches popularity scores for one day and model version.
-	version  int
-	popDay   int64
-	popVer   int
-	popScore []float64
-	popRank  []int32
+	version int
+	popDay  int64
+	popVer  int
+	pop     *popStats
 }
 
 // NewModel returns an empty model over the catalog. Products missing from
@@ -282,6 +297,7 @@ func NewModel(products map[int64]Product, opts Options) *Model {
 		opts:      opts.withDefaults(),
 		catalog:   make(map[int64]Product, len(products)),
 		idx:       make(map[int64]int32, len(products)),
+		vocab:     map[string]int32{},
 		customers: map[int64]*customer{},
 		popVer:    -1,
 	}
@@ -322,7 +338,9 @@ func (m *Model) SetProduct(p Product) {
 	defer m.mu.Unlock()
 	old, had := m.catalog[p.ID]
 	m.catalog[p.ID] = p
-	m.avail[m.index(p.ID)] = p.InStock
+	i := m.index(p.ID)
+	m.avail[i] = p.InStock
+	m.setWords(i, m.titleWords(p.Title))
 	m.version++
 	if !had || old.Category != p.Category || old.PriceMinor != p.PriceMinor {
 		// Upsell lists depend on categories and prices.
@@ -339,15 +357,52 @@ func (m *Model) index(id int64) int32 {
 	}
 	i := int32(len(m.prods))
 	m.idx[id] = i
-	m.prods = append(m.prods, productStat{id: id, lastDay: math.MinInt32})
+	m.prods = append(m.prods, productStat{id: id, lastDay: math.MinInt32, first: math.MaxInt64})
 	m.rows = append(m.rows, nil)
 	m.nbrs = append(m.nbrs, nil)
 	m.ups = append(m.ups, nil)
 	m.buyers = append(m.buyers, nil)
 	pr, ok := m.catalog[id]
 	m.avail = append(m.avail, ok && pr.InStock)
+	m.words = append(m.words, nil)
+	m.setWords(i, m.titleWords(pr.Title))
 	m.nbrsDirty = append(m.nbrsDirty, true)
 	return i
+}
+
+// titleWords returns the distinct words of a title (three letters or more)
+// as vocabulary indexes: a customer's taste shows in them ("CHRISTMAS",
+// "VINTAGE", "HEART").
+func (m *Model) titleWords(title string) []int32 {
+	var out []int32
+	for _, w := range strings.FieldsFunc(strings.ToUpper(title), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		if len(w) < 3 {
+			continue
+		}
+		k, ok := m.vocab[w]
+		if !ok {
+			k = int32(len(m.vocab))
+			m.vocab[w] = k
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// setWords sets product p's title words, keeping the document frequencies.
+func (m *Model) setWords(p int32, ws []int32) {
+	for _, w := range m.words[p] {
+		m.wordDF[w]--
+	}
+	for _, w := range ws {
+		for int(w) >= len(m.wordDF) {
+			m.wordDF = append(m.wordDF, 0)
+		}
+		m.wordDF[w]++
+	}
+	m.words[p] = ws
 }
 
 // weight is the time weight of an event at unix second t: 2^((t-ref)/HalfLife).
@@ -469,6 +524,8 @@ func (m *Model) addOrder(lines []Purchase) {
 	if t > c.last {
 		c.last = t
 	}
+	c.orders++
+	c.lines += int32(len(prods))
 	d := dayOf(t)
 	nOld := len(c.items) // products bought before this order
 	var fresh []int32
@@ -476,8 +533,10 @@ func (m *Model) addOrder(lines []Purchase) {
 		ps := &m.prods[l.p]
 		ps.orders++
 		ps.orderW += w
+		ps.first = min(ps.first, t)
 		m.ringAdd(ps, d)
 		if k, ok := c.index[l.p]; ok {
+			c.repeat++
 			it := &c.items[k]
 			gap := float64(t-it.last) / 86400
 			if gap >= 0 {

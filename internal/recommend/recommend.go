@@ -421,44 +421,26 @@ func (q *query) repeats() []cand {
 // weighted by PopularHalfLife, plus a tiny all-time term to break ties) and
 // the products ranked by it. Both are cached per day and model version.
 func (q *query) popularity() ([]float64, []int32) {
-	m := q.m
-	today := dayOf(q.now)
-	if m.popVer == m.version && m.popDay == today && len(m.popScore) == len(m.prods) {
-		return m.popScore, m.popRank
-	}
-	hl := m.opts.PopularHalfLife.Hours() / 24
-	decay := make([]float64, ringDays)
-	for a := range decay {
-		decay[a] = math.Exp2(-float64(a) / hl)
-	}
-	score := make([]float64, len(m.prods))
-	for i := range m.prods {
-		ps := &m.prods[i]
-		v := 1e-6 * float64(ps.orders)
-		for a := int64(0); a < ringDays; a++ {
-			d := today - a
-			if d > ps.lastDay || ps.lastDay-d >= ringDays {
-				continue
-			}
-			v += decay[a] * float64(ps.ring[((d%ringDays)+ringDays)%ringDays])
-		}
-		score[i] = v
-	}
-	rk := make([]int32, len(m.prods))
+	st := q.popStats()
+	return st.score, st.rank
+}
+
+// rankBy returns the indexes of xs, highest first, ties by index.
+func rankBy(xs []float64) []int32 {
+	rk := make([]int32, len(xs))
 	for i := range rk {
 		rk[i] = int32(i)
 	}
 	slices.SortFunc(rk, func(a, b int32) int {
 		switch {
-		case score[a] > score[b]:
+		case xs[a] > xs[b]:
 			return -1
-		case score[a] < score[b]:
+		case xs[a] < xs[b]:
 			return 1
 		}
 		return int(a - b)
 	})
-	m.popScore, m.popRank, m.popDay, m.popVer = score, rk, today, m.version
-	return score, rk
+	return rk
 }
 
 // popular returns the K best sellers that pass the filters and are not in
@@ -484,94 +466,6 @@ func (q *query) popular(skip map[int32]bool) []cand {
 	rank(out)
 	if len(out) > q.r.K {
 		out = out[:q.r.K]
-	}
-	return out
-}
-
-// blend mixes the strategies for every customer. With AllowRepeats,
-// RepeatShare of the K slots first go to the customer's own products by
-// repeats(). The other slots rank the union of cross-sell, peer and the 200
-// most popular candidates by
-//
-//	(xs/max xs + PeerMix·peer/max peer) · (1 + pop/max pop)^PopularPrior + PopularMix · pop/max pop
-//
-// and Popular fills what is left, so that a cold customer gets bestsellers.
-// A pick is labelled with the component that contributed most.
-func (q *query) blend() []cand {
-	k := q.r.K
-	var out []cand
-	taken := map[int32]bool{}
-	if q.r.AllowRepeats {
-		rq := *q
-		rq.r.K = int(math.Round(q.m.opts.RepeatShare * float64(k)))
-		for _, c := range rq.top(q.repeats(), true) {
-			out = append(out, c)
-			taken[c.p] = true
-		}
-	}
-	if xs := q.crossSell(); len(xs.touched) > 0 {
-		o := q.m.opts
-		pop, rk := q.popularity()
-		maxPop := pop[rk[0]]
-		ps := q.m.scratch[1].reset(len(q.m.prods))
-		if o.PeerMix > 0 {
-			ps = q.peers()
-		}
-		maxX, maxP := maxOf(xs), maxOf(ps)
-		if len(q.m.seen) < len(q.m.prods) {
-			q.m.seen = make([]bool, len(q.m.prods))
-		}
-		seen := q.m.seen
-		cs := make([]cand, 0, len(xs.touched)+len(ps.touched)+200)
-		consider := func(p int32) {
-			if seen[p] || taken[p] || !q.allowed(p, false) {
-				return
-			}
-			seen[p] = true
-			po := pop[p] / maxPop
-			var a, b float64
-			if maxX > 0 {
-				a = xs.val[p] / maxX
-			}
-			if maxP > 0 {
-				b = o.PeerMix * ps.val[p] / maxP
-			}
-			c := o.PopularMix * po
-			x := cand{p: p, from: -1, kind: Popular}
-			switch {
-			case a > 0 && a >= b && a >= c:
-				x.kind, x.from = CrossSell, xs.from[p]
-			case b > 0 && b >= c:
-				x.kind, x.n = peersKind, ps.n[p]
-			}
-			x.score = (a+b)*math.Pow(1+po, o.PopularPrior) + c
-			cs = append(cs, x)
-		}
-		for _, p := range xs.touched {
-			consider(p)
-		}
-		for _, p := range ps.touched {
-			consider(p)
-		}
-		if o.PopularMix > 0 {
-			for _, p := range rk[:min(len(rk), 200)] {
-				consider(p)
-			}
-		}
-		for _, c := range cs {
-			seen[c.p] = false
-		}
-		rq := *q
-		rq.r.K = k - len(out)
-		for _, c := range rq.top(cs, false) {
-			out = append(out, c)
-			taken[c.p] = true
-		}
-	}
-	if len(out) < k {
-		rq := *q
-		rq.r.K = k - len(out)
-		out = append(out, rq.popular(taken)...)
 	}
 	return out
 }
@@ -620,6 +514,10 @@ func (q *query) reason(c cand) string {
 				plural(int(math.Round(iv)), "day"), plural(ago, "day"))
 		}
 		return fmt.Sprintf("bought %s; last %s ago", plural(int(it.orders), "time"), plural(ago, "day"))
+	case newKind:
+		ps := &m.prods[c.p]
+		days := int(math.Max(float64(q.now-ps.first), 0) / 86400)
+		return fmt.Sprintf("new this season: first sold %s ago, in %s since", plural(days, "day"), plural(int(ps.orders), "order"))
 	case Popular:
 		w := int64(m.opts.PopularWindow.Hours() / 24)
 		if n := m.prods[c.p].recentOrders(dayOf(q.now), w); n > 0 {

@@ -42,13 +42,12 @@ func TestEvaluateOnlineRetail(t *testing.T) {
 			t.Errorf("new: %s HitRate@10 = %.4f, want %.3f", name, got, want)
 		}
 	}
-	// Reached (the targets, 1.2 × item-knn and 0.85, were not; see
-	// the docs): new, the better of cross-sell and blend at least 1.05 ×
-	// item-knn; all, blend at least 0.80 and above the repeat baseline.
+	// The target on new is reached: blend at least 1.2 × item-knn.
+	// On all (target 0.85, not reached; see the docs) blend is at least 0.80
+	// and above the repeat baseline.
 	knn := hit(TargetNew, BaselineItemKNN)
-	best := max(hit(TargetNew, CrossSell), hit(TargetNew, Blend))
-	if best < 1.05*knn {
-		t.Errorf("new: max(cross-sell, blend) HitRate@10 = %.3f, want >= 1.05 × item-knn = %.3f", best, 1.05*knn)
+	if b := hit(TargetNew, Blend); b < 1.2*knn {
+		t.Errorf("new: blend HitRate@10 = %.3f, want >= 1.2 × item-knn = %.3f", b, 1.2*knn)
 	}
 	if b, rep := hit(TargetAll, Blend), hit(TargetAll, BaselineRepeat); b < 0.80 || b <= rep {
 		t.Errorf("all: blend HitRate@10 = %.3f, want >= 0.80 and above %s (%.3f)", b, BaselineRepeat, rep)

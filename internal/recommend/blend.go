@@ -1,0 +1,518 @@
+package recommend
+
+import "math"
+
+// Blend ranks every candidate by a logistic model over features of the
+// candidate, the customer and the pair: the fitted weights (blendWeights)
+// turn them into the log-odds that the customer buys the product in the
+// following weeks. Products new to the customer and the customer's own
+// products (with AllowRepeats) have a weight vector each, fitted on the
+// same customers, so their probabilities are comparable and one ranking
+// decides how many repeat slots a customer gets.
+
+// Feature indexes. Every feature is computed at the query's Now.
+const (
+	fBias     = iota
+	fXS       // cross-sell score over the customer's highest
+	fXSSqrt   // its square root (the log-odds rise fastest near zero)
+	fXSSeeds  // ln(1 + the customer's products that lead to it)
+	fPeer     // peer (similar-customers) score over the customer's highest
+	fPeerSqrt // its square root
+	fPop      // popularity (PopularHalfLife) over the highest
+	fLog7     // ln(1 + orders in the last 7 days)
+	fLog30    // ln(1 + orders in the last 30 days)
+	fLogAll   // ln(1 + orders ever)
+	fAge      // ln(1 + days since the product's first sale)
+	fNew      // first sold in the last 45 days
+	fCat      // share of the customer's products in its category
+	fPrice    // |ln price − mean ln price of the customer's products|
+	fWord     // mean over its title words of the share of the customer's products with the word
+	fWordMax  // the highest of those shares
+	fXSLog    // ln(0.001 + cross-sell score over the customer's highest)
+	fWordRec  // fWord with the customer's products weighted by recency (RecencyHalfLife)
+	fWordIDF  // fWord weighted by the words' inverse document frequency
+	fTrend    // mean over its title words of ln((1 + orders in 14 days) / (1 + orders in 128 days · 14/128))
+	fOrders   // repeats: ln(orders of it by the customer)
+	fSince    // repeats: ln(1 + days since they last bought it)
+	fDue      // repeats: days since last over the expected interval, at most 4
+	fQty      // repeats: ln(1 + quantity bought)
+	fCItems   // customer: ln(1 + products bought)
+	fCSince   // customer: ln(1 + days since the last order)
+	fCRepeat  // customer: share of their order lines that were repeats
+	nFeat
+)
+
+type features [nFeat]float64
+
+// featureNames name the features for the fitting test's output.
+var featureNames = [nFeat]string{
+	"bias", "xs", "xs_sqrt", "xs_seeds", "peer", "peer_sqrt", "pop", "log7", "log30", "log_all",
+	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "orders", "since", "due", "qty", "c_items", "c_since", "c_repeat",
+}
+
+// blendWeights are the logistic weights for products new to the customer
+// ([0]) and their own products ([1]). See TestFitBlend.
+var blendWeights = [2]features{
+	{fBias: -4.165, fXS: -0.186, fXSSqrt: 1.822, fXSSeeds: -0.1307, fPeer: 0.3948, fPeerSqrt: 0.4245, fPop: -1.591, fLog7: 0.09038, fLog30: 0.391, fLogAll: 0.008982, fAge: -0.3142, fNew: -0.3076, fCat: 0.3536, fPrice: -0.2013, fWord: -11.12, fWordMax: 0.1244, fXSLog: 0.1078, fWordRec: 2.45, fWordIDF: 17.19, fTrend: 1.084, fCItems: 0.6499, fCSince: 0.1607, fCRepeat: -1.471},
+	{fBias: -2.06, fPop: -0.1488, fLog7: -0.002776, fLog30: 0.4439, fLogAll: 0.1121, fAge: -0.02809, fNew: 0.008652, fCat: 0.5091, fPrice: -0.1124, fWord: -6.501, fWordMax: -0.04482, fWordRec: 4.252, fWordIDF: 6.751, fTrend: 0.1306, fOrders: 0.7575, fSince: -0.2401, fDue: -0.02186, fQty: 0.05494, fCItems: 0.2243, fCSince: 0.164, fCRepeat: 1.2},
+}
+
+// popCands and newCands are how many of the most popular products, and
+// of the most popular new ones, are candidates for every customer;
+// compCands how many of the best by cross-sell and by peers (a wholesaler's
+// thousands add cost, not hits).
+const popCands, newCands, compCands = 300, 150, 300
+
+// newWindow is how recent a first sale makes a product new.
+const newWindow = 45
+
+// popStats are the per-product figures of one day and model version that
+// do not depend on the customer.
+type popStats struct {
+	score    []float64 // PopularHalfLife-weighted daily orders (+1e-6 · all-time)
+	rank     []int32   // products by score, best first
+	newRank  []int32   // products first sold in the last newWindow days, by score
+	info     []prodInfo
+	idf      []float64 // per title word, its inverse document frequency
+	nCats    int       // categories numbered in info
+	maxScore float64
+}
+
+// prodInfo is one product's customer-independent features.
+type prodInfo struct {
+	base     features // fPop, fLog7, fLog30, fLogAll, fAge, fNew, fTrend
+	cat      int32    // category number
+	logPrice float64  // ln price, 0 when unknown
+	idfSum   float64  // Σ idf of its title words
+}
+
+// blendInput is what one customer's candidates are scored from.
+type blendInput struct {
+	xs, ps     *scores
+	maxX, maxP float64
+	pop        *popStats
+	catN       []float64 // per category number, the customer's products in it
+	meanPrice  float64   // mean ln price of their priced products
+	wordN      []float64 // per word, the customer's products with it
+	wordR      []float64 // the same weighted by recency
+	sumR       float64   // the recency weights' sum
+	cust       features  // the customer features
+}
+
+// blendCands returns the candidates of blend for the customer with their
+// features: cross-sell and peer candidates, the popCands most popular and
+// the newCands most popular new products, not bought (and, with repeats,
+// the customer's own products). The caller holds mu; both slices are the
+// model's buffers, valid until the next call.
+func (q *query) blendCands(repeats bool) ([]cand, []features) {
+	in := q.blendInput()
+	m := q.m
+	n := 2*compCands + popCands + newCands
+	if repeats && q.c != nil {
+		n += len(q.c.items)
+	}
+	cs, fs := m.candBuf[:0], m.featBuf[:0]
+	if cap(cs) < n {
+		cs, fs = make([]cand, 0, n), make([]features, 0, n)
+	}
+	if len(m.seen) < len(m.prods) {
+		m.seen = make([]bool, len(m.prods))
+	}
+	// seen marks the products already considered, and those bought.
+	seen := m.seen
+	if q.c != nil {
+		for _, it := range q.c.items {
+			seen[it.prod] = true
+		}
+	}
+	consider := func(p int32) {
+		if seen[p] || !q.available(p) {
+			return
+		}
+		seen[p] = true
+		cs = append(cs, cand{p: p, from: -1})
+		fs = append(fs, q.newFeatures(p, in))
+	}
+	for _, p := range m.topTouched(in.xs, compCands) {
+		consider(p)
+	}
+	for _, p := range m.topTouched(in.ps, compCands) {
+		consider(p)
+	}
+	for _, p := range in.pop.rank[:min(len(in.pop.rank), popCands)] {
+		consider(p)
+	}
+	for _, p := range in.pop.newRank[:min(len(in.pop.newRank), newCands)] {
+		consider(p)
+	}
+	for _, c := range cs {
+		seen[c.p] = false
+	}
+	if q.c != nil {
+		for _, it := range q.c.items {
+			seen[it.prod] = false
+			if repeats && q.available(it.prod) {
+				cs = append(cs, cand{p: it.prod, from: it.prod, kind: Replenish})
+				fs = append(fs, q.repeatFeatures(it, in))
+			}
+		}
+	}
+	q.clearWords(in)
+	m.candBuf, m.featBuf = cs, fs
+	return cs, fs
+}
+
+// clearWords zeroes the customer's word and category counts for the next
+// query.
+func (q *query) clearWords(in *blendInput) {
+	if in.wordN == nil {
+		return
+	}
+	for _, it := range q.c.items {
+		for _, w := range q.m.words[it.prod] {
+			in.wordN[w], in.wordR[w] = 0, 0
+		}
+		in.catN[in.pop.info[it.prod].cat] = 0
+	}
+}
+
+// blendInput computes the customer's component scores and profile.
+func (q *query) blendInput() *blendInput {
+	m := q.m
+	in := &blendInput{xs: q.crossSell(), pop: q.popStats()}
+	in.ps = m.scratch[1].reset(len(m.prods))
+	if m.opts.PeerMix > 0 {
+		in.ps = q.peers()
+	}
+	in.maxX, in.maxP = maxOf(in.xs), maxOf(in.ps)
+	in.cust[fBias] = 1
+	if q.c == nil {
+		return in
+	}
+	if len(m.wordN) < len(m.vocab) {
+		m.wordN, m.wordR = make([]float64, len(m.vocab)), make([]float64, len(m.vocab))
+	}
+	if len(m.catN) < in.pop.nCats {
+		m.catN = make([]float64, in.pop.nCats)
+	}
+	in.wordN, in.wordR, in.catN = m.wordN, m.wordR, m.catN
+	hl := m.opts.RecencyHalfLife.Seconds()
+	n := 0
+	for _, it := range q.c.items {
+		r := math.Exp2(-math.Max(float64(q.now-it.last), 0) / hl)
+		in.sumR += r
+		for _, w := range m.words[it.prod] {
+			in.wordN[w]++
+			in.wordR[w] += r
+		}
+		info := &in.pop.info[it.prod]
+		in.catN[info.cat]++
+		if info.logPrice != 0 {
+			in.meanPrice += info.logPrice
+			n++
+		}
+	}
+	if n > 0 {
+		in.meanPrice /= float64(n)
+	}
+	in.cust[fCItems] = math.Log1p(float64(len(q.c.items)))
+	in.cust[fCSince] = math.Log1p(math.Max(float64(q.now-q.c.last), 0) / 86400)
+	if q.c.lines > 0 {
+		in.cust[fCRepeat] = float64(q.c.repeat) / float64(q.c.lines)
+	}
+	return in
+}
+
+// productFeatures fills the features of product p shared by new and
+// repeat candidates.
+func (q *query) productFeatures(p int32, in *blendInput) features {
+	info := &in.pop.info[p]
+	f := info.base
+	for k := fCItems; k < nFeat; k++ {
+		f[k] = in.cust[k]
+	}
+	f[fBias] = 1
+	if in.catN == nil {
+		return f
+	}
+	items := float64(len(q.c.items))
+	f[fCat] = in.catN[info.cat] / items
+	if info.logPrice != 0 && in.meanPrice != 0 {
+		f[fPrice] = math.Abs(info.logPrice - in.meanPrice)
+	}
+	ws := q.m.words[p]
+	for _, w := range ws {
+		v := in.wordN[w] / items
+		f[fWord] += v / float64(len(ws))
+		f[fWordMax] = math.Max(f[fWordMax], v)
+		if info.idfSum > 0 {
+			f[fWordIDF] += v * in.pop.idf[w] / info.idfSum
+		}
+		if in.sumR > 0 {
+			f[fWordRec] += in.wordR[w] / in.sumR / float64(len(ws))
+		}
+	}
+	return f
+}
+
+// newFeatures are the features of a product new to the customer.
+func (q *query) newFeatures(p int32, in *blendInput) features {
+	f := q.productFeatures(p, in)
+	if in.maxX > 0 {
+		f[fXS] = in.xs.val[p] / in.maxX
+		f[fXSSqrt] = math.Sqrt(f[fXS])
+		f[fXSSeeds] = math.Log1p(float64(in.xs.n[p]))
+	}
+	f[fXSLog] = math.Log(0.001 + f[fXS])
+	if in.maxP > 0 {
+		f[fPeer] = in.ps.val[p] / in.maxP
+		f[fPeerSqrt] = math.Sqrt(f[fPeer])
+	}
+	return f
+}
+
+// repeatFeatures are the features of a product the customer bought.
+func (q *query) repeatFeatures(it custItem, in *blendInput) features {
+	f := q.productFeatures(it.prod, in)
+	f[fOrders] = math.Log(float64(it.orders))
+	elapsed := math.Max(float64(q.now-it.last)/86400, 0)
+	f[fSince] = math.Log1p(elapsed)
+	if iv, ok := q.interval(it); ok {
+		f[fDue] = math.Min(elapsed/math.Max(iv, 1), 4)
+	}
+	f[fQty] = math.Log1p(float64(it.qty))
+	return f
+}
+
+// logOdds is w·f.
+func logOdds(w, f *features) float64 {
+	v := 0.0
+	for i := range f {
+		v += w[i] * f[i]
+	}
+	return v
+}
+
+// Feature groups, for the reason of a pick: the group that adds most to
+// its log-odds names the component.
+var (
+	xsGroup   = []int{fXS, fXSSqrt, fXSSeeds}
+	peerGroup = []int{fPeer, fPeerSqrt}
+	popGroup  = []int{fPop, fLog7, fLog30}
+	newGroup  = []int{fNew, fAge}
+)
+
+// label names the component that contributed most to a new product's
+// log-odds (relative to a product with zero features).
+func label(w, f *features) string {
+	best, kind := 0.0, Popular
+	for _, g := range []struct {
+		idx  []int
+		kind string
+	}{{xsGroup, CrossSell}, {peerGroup, peersKind}, {popGroup, Popular}, {newGroup, newKind}} {
+		v := 0.0
+		for _, i := range g.idx {
+			v += w[i] * f[i]
+		}
+		if v > best {
+			best, kind = v, g.kind
+		}
+	}
+	return kind
+}
+
+// newKind labels blend picks chosen mostly for being new and selling.
+const newKind = "new-arrival"
+
+// blend ranks the candidates of blendCands by their fitted probability
+// (new products and, with AllowRepeats, the customer's own in one ranking)
+// and fills what is left from Popular, so that a cold customer gets
+// bestsellers. Each pick is labelled with the component that contributed
+// most: cross-sell, similar-customers, popular, new-arrival or replenish.
+func (q *query) blend() []cand {
+	if q.c == nil || len(q.c.items) == 0 {
+		// The weights were fitted on customers with a history; without one
+		// every feature but popularity is zero.
+		return q.popular(nil)
+	}
+	cs, fs := q.blendCands(q.r.AllowRepeats)
+	xs, ps := &q.m.scratch[0], &q.m.scratch[1]
+	for k := range cs {
+		c := &cs[k]
+		w := &blendWeights[0]
+		if c.kind == Replenish {
+			w = &blendWeights[1]
+		}
+		c.score = 1 / (1 + math.Exp(-logOdds(w, &fs[k])))
+		if c.kind == Replenish {
+			continue
+		}
+		c.kind = label(w, &fs[k])
+		switch c.kind {
+		case CrossSell:
+			c.from = xs.from[c.p]
+		case peersKind:
+			c.n = ps.n[c.p]
+		}
+	}
+	out := q.top(cs, q.r.AllowRepeats)
+	if len(out) < q.r.K {
+		taken := map[int32]bool{}
+		for _, c := range out {
+			taken[c.p] = true
+		}
+		rq := *q
+		rq.r.K = q.r.K - len(out)
+		out = append(out, rq.popular(taken)...)
+	}
+	return out
+}
+
+// popStats returns the day's per-product figures, cached per day and model
+// version (SetProduct and AddOrder move the version).
+func (q *query) popStats() *popStats {
+	m := q.m
+	today := dayOf(q.now)
+	if m.popVer == m.version && m.popDay == today && m.pop != nil && len(m.pop.score) == len(m.prods) {
+		return m.pop
+	}
+	hl := m.opts.PopularHalfLife.Hours() / 24
+	n := len(m.prods)
+	st := &popStats{score: make([]float64, n), info: make([]prodInfo, n), idf: make([]float64, len(m.vocab))}
+	for w := range st.idf {
+		st.idf[w] = math.Log(float64(n+1) / float64(1+m.wordDF[w]))
+	}
+	trend := m.wordTrends(today)
+	cats := map[string]int32{}
+	for i := range m.prods {
+		ps := &m.prods[i]
+		v, d7, d30 := 1e-6*float64(ps.orders), 0.0, 0.0
+		for a := int64(0); a < ringDays; a++ {
+			d := today - a
+			if d > ps.lastDay || ps.lastDay-d >= ringDays {
+				continue
+			}
+			c := float64(ps.ring[((d%ringDays)+ringDays)%ringDays])
+			v += math.Exp2(-float64(a)/hl) * c
+			if a < 7 {
+				d7 += c
+			}
+			if a < 30 {
+				d30 += c
+			}
+		}
+		st.score[i] = v
+		info := &st.info[i]
+		info.base[fLog7], info.base[fLog30] = math.Log1p(d7), math.Log1p(d30)
+		info.base[fLogAll] = math.Log1p(float64(ps.orders))
+		age := math.Max(float64(q.now-ps.first)/86400, 0)
+		info.base[fAge] = math.Log1p(age)
+		if age < newWindow {
+			info.base[fNew] = 1
+		}
+		pr := m.catalog[ps.id]
+		c, ok := cats[pr.Category]
+		if !ok {
+			c = int32(len(cats))
+			cats[pr.Category] = c
+		}
+		info.cat = c
+		if pr.PriceMinor > 0 {
+			info.logPrice = math.Log(float64(pr.PriceMinor))
+		}
+		for _, w := range m.words[i] {
+			info.base[fTrend] += trend[w] / float64(len(m.words[i]))
+			info.idfSum += st.idf[w]
+		}
+	}
+	st.nCats = len(cats)
+	st.rank = rankBy(st.score)
+	st.maxScore = 1
+	if n > 0 && st.score[st.rank[0]] > 0 {
+		st.maxScore = st.score[st.rank[0]]
+	}
+	for i := range st.info {
+		st.info[i].base[fPop] = st.score[i] / st.maxScore
+	}
+	for _, p := range st.rank {
+		if age := float64(q.now-m.prods[p].first) / 86400; age >= 0 && age < newWindow {
+			st.newRank = append(st.newRank, p)
+		}
+	}
+	m.pop, m.popDay, m.popVer = st, today, m.version
+	return st
+}
+
+// wordTrends returns per title word ln((1 + orders of its products in the
+// 14 days to today) / (1 + their orders in 128 days · 14/128)): words whose
+// products sell more now than over the months before ("CHRISTMAS" in the
+// autumn).
+func (m *Model) wordTrends(today int64) []float64 {
+	o14, o128 := make([]float64, len(m.vocab)), make([]float64, len(m.vocab))
+	for i := range m.prods {
+		ps := &m.prods[i]
+		a, b := float64(ps.recentOrders(today, 14)), float64(ps.recentOrders(today, ringDays))
+		for _, w := range m.words[i] {
+			o14[w] += a
+			o128[w] += b
+		}
+	}
+	for w := range o14 {
+		o14[w] = math.Log((1 + o14[w]) / (1 + o128[w]*14/ringDays))
+	}
+	return o14
+}
+
+// topTouched returns about the k products with the highest accumulated
+// scores (all of them tied at the k-th), unordered, in a reused buffer.
+func (m *Model) topTouched(s *scores, k int) []int32 {
+	if len(s.touched) <= k {
+		return s.touched
+	}
+	vals := m.valBuf[:0]
+	for _, j := range s.touched {
+		vals = append(vals, s.val[j])
+	}
+	m.valBuf = vals
+	th := kthLargest(vals, k)
+	out := m.topBuf[:0]
+	for _, j := range s.touched {
+		if s.val[j] >= th {
+			out = append(out, j)
+		}
+	}
+	m.topBuf = out
+	return out
+}
+
+// kthLargest returns the k-th largest of xs (1-based), reordering xs
+// (quickselect).
+func kthLargest(xs []float64, k int) float64 {
+	lo, hi, want := 0, len(xs)-1, k-1
+	for lo < hi {
+		pivot := xs[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] > pivot {
+				i++
+			}
+			for xs[j] < pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return xs[want]
+		}
+	}
+	return xs[want]
+}
