@@ -36,9 +36,12 @@ const (
 	fSince    // repeats: ln(1 + days since they last bought it)
 	fDue      // repeats: days since last over the expected interval, at most 4
 	fQty      // repeats: ln(1 + quantity bought)
+	fShare    // repeats: share of the customer's orders that held it
+	fDecayed  // repeats: ln(1 + its orders weighted by 2^(−age/60 d))
 	fCItems   // customer: ln(1 + products bought)
 	fCSince   // customer: ln(1 + days since the last order)
 	fCRepeat  // customer: share of their order lines that were repeats
+	fCOrders  // customer: ln(1 + orders placed)
 	nFeat
 )
 
@@ -47,14 +50,29 @@ type features [nFeat]float64
 // featureNames name the features for the fitting test's output.
 var featureNames = [nFeat]string{
 	"bias", "xs", "xs_sqrt", "xs_seeds", "peer", "peer_sqrt", "pop", "log7", "log30", "log_all",
-	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "orders", "since", "due", "qty", "c_items", "c_since", "c_repeat",
+	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "orders", "since", "due", "qty", "share", "decayed", "c_items", "c_since", "c_repeat", "c_orders",
 }
+
+// weights are blend's three weight vectors: for new products when repeats
+// are not allowed, for the customer's own products, and for new products
+// ranked among the customer's own (AllowRepeats). The third starts as the
+// first and is refitted with the second on the merged lists, where hits
+// come mostly from repeats.
+type weights [3]features
+
+// Indexes of weights.
+const (
+	wNew = iota
+	wRepeat
+	wNewAll
+)
 
 // blendWeights are the logistic weights for products new to the customer
 // ([0]) and their own products ([1]). See TestFitBlend.
-var blendWeights = [2]features{
-	{fBias: -4.165, fXS: -0.186, fXSSqrt: 1.822, fXSSeeds: -0.1307, fPeer: 0.3948, fPeerSqrt: 0.4245, fPop: -1.591, fLog7: 0.09038, fLog30: 0.391, fLogAll: 0.008982, fAge: -0.3142, fNew: -0.3076, fCat: 0.3536, fPrice: -0.2013, fWord: -11.12, fWordMax: 0.1244, fXSLog: 0.1078, fWordRec: 2.45, fWordIDF: 17.19, fTrend: 1.084, fCItems: 0.6499, fCSince: 0.1607, fCRepeat: -1.471},
-	{fBias: -2.06, fPop: -0.1488, fLog7: -0.002776, fLog30: 0.4439, fLogAll: 0.1121, fAge: -0.02809, fNew: 0.008652, fCat: 0.5091, fPrice: -0.1124, fWord: -6.501, fWordMax: -0.04482, fWordRec: 4.252, fWordIDF: 6.751, fTrend: 0.1306, fOrders: 0.7575, fSince: -0.2401, fDue: -0.02186, fQty: 0.05494, fCItems: 0.2243, fCSince: 0.164, fCRepeat: 1.2},
+var blendWeights = weights{
+	{fBias: -4.075, fXS: -0.2369, fXSSqrt: 1.931, fXSSeeds: -0.1518, fPeer: 0.4078, fPeerSqrt: 0.4041, fPop: -1.587, fLog7: 0.08944, fLog30: 0.3891, fLogAll: 0.01175, fAge: -0.3159, fNew: -0.3064, fCat: 0.3281, fPrice: -0.1994, fWord: -11.16, fWordMax: 0.148, fXSLog: 0.1095, fWordRec: 2.44, fWordIDF: 17.15, fTrend: 1.084, fCItems: 0.7148, fCSince: 0.1389, fCRepeat: -0.8892, fCOrders: -0.2332},
+	{fBias: -4.64, fPop: 1.041, fLog7: 0.1725, fLog30: 0.5447, fLogAll: 0.1558, fAge: 0.06197, fNew: -0.2081, fCat: 0.1231, fPrice: -0.1427, fWord: 0.2129, fWordMax: -1.804, fWordRec: 2.413, fWordIDF: 2.476, fTrend: 1.077, fOrders: 2.149, fSince: 0.09993, fDue: -0.0248, fQty: 0.2272, fShare: 0.423, fDecayed: 1.174, fCItems: 0.414, fCSince: 0.1968, fCRepeat: 0.4777, fCOrders: -0.1573},
+	{fBias: -4.075, fXS: -0.2369, fXSSqrt: 1.931, fXSSeeds: -0.1518, fPeer: 0.4078, fPeerSqrt: 0.4041, fPop: -1.587, fLog7: 0.08944, fLog30: 0.3891, fLogAll: 0.01175, fAge: -0.3159, fNew: -0.3064, fCat: 0.3281, fPrice: -0.1994, fWord: -11.16, fWordMax: 0.148, fXSLog: 0.1095, fWordRec: 2.44, fWordIDF: 17.15, fTrend: 1.084, fCItems: 0.7148, fCSince: 0.1389, fCRepeat: -0.8892, fCOrders: -0.2332},
 }
 
 // popCands and newCands are how many of the most popular products, and
@@ -220,6 +238,7 @@ func (q *query) blendInput() *blendInput {
 	if q.c.lines > 0 {
 		in.cust[fCRepeat] = float64(q.c.repeat) / float64(q.c.lines)
 	}
+	in.cust[fCOrders] = math.Log1p(float64(q.c.orders))
 	return in
 }
 
@@ -281,6 +300,8 @@ func (q *query) repeatFeatures(it custItem, in *blendInput) features {
 		f[fDue] = math.Min(elapsed/math.Max(iv, 1), 4)
 	}
 	f[fQty] = math.Log1p(float64(it.qty))
+	f[fShare] = float64(it.orders) / float64(max(q.c.orders, 1))
+	f[fDecayed] = math.Log1p(it.decayedOrders(q.now))
 	return f
 }
 
@@ -339,9 +360,12 @@ func (q *query) blend() []cand {
 	xs, ps := &q.m.scratch[0], &q.m.scratch[1]
 	for k := range cs {
 		c := &cs[k]
-		w := &blendWeights[0]
-		if c.kind == Replenish {
-			w = &blendWeights[1]
+		w := &blendWeights[wNew]
+		switch {
+		case c.kind == Replenish:
+			w = &blendWeights[wRepeat]
+		case q.r.AllowRepeats:
+			w = &blendWeights[wNewAll]
 		}
 		c.score = 1 / (1 + math.Exp(-logOdds(w, &fs[k])))
 		if c.kind == Replenish {

@@ -88,16 +88,17 @@ func (s *fitSplit) rows(keepNeg int) [2][]fitRow {
 
 // hitRates ranks every customer's candidates by the weights and returns
 // HitRate@10 on the new target (new products only) and on all (merged).
-func (s *fitSplit) hitRates(w [2]features) (newHit, allHit float64) {
+func (s *fitSplit) hitRates(w weights) (newHit, allHit float64) {
 	nNew := 0
 	for _, c := range s.custs {
 		cs, fs := s.cands(c)
+		all := slices.Clone(cs)
 		for i := range cs {
-			b := 0
+			cs[i].score = logOdds(&w[wNew], &fs[i])
+			all[i].score = logOdds(&w[wNewAll], &fs[i])
 			if cs[i].kind == Replenish {
-				b = 1
+				all[i].score = logOdds(&w[wRepeat], &fs[i])
 			}
-			cs[i].score = logOdds(&w[b], &fs[i])
 		}
 		hasNew := false
 		for id := range s.after[c] {
@@ -113,7 +114,7 @@ func (s *fitSplit) hitRates(w [2]features) (newHit, allHit float64) {
 			}
 			return false
 		}
-		if hit(slices.Clone(cs)) {
+		if hit(all) {
 			allHit++
 		}
 		if hasNew {
@@ -293,11 +294,12 @@ func TestFitBlend(t *testing.T) {
 		all[i] = true
 	}
 	for _, lambda := range []float64{1} {
-		var wa, wb [2]features
+		var wa, wb weights
 		for k := range 2 {
 			wa[k] = fitLogistic(ra[k], all, lambda)
 			wb[k] = fitLogistic(rb[k], all, lambda)
 		}
+		wa[wNewAll], wb[wNewAll] = wa[wNew], wb[wNew]
 		an, aa := a.hitRates(wa)
 		bn, ba := b.hitRates(wa)
 		bn2, ba2 := b.hitRates(wb)
@@ -317,7 +319,7 @@ type custList struct {
 
 // lists keeps, per customer, the keep best new candidates by w[0] (and
 // every repeat candidate) with their labels.
-func (s *fitSplit) lists(w [2]features, keep int) []custList {
+func (s *fitSplit) lists(w weights, keep int) []custList {
 	var out []custList
 	for _, c := range s.custs {
 		cs, fs := s.cands(c)
@@ -352,16 +354,16 @@ func (s *fitSplit) lists(w [2]features, keep int) []custList {
 }
 
 // listHits is HitRate@10 of the lists ranked by w: new only, and merged.
-func listHits(ls []custList, w [2]features) (newHit, allHit float64) {
-	nNew := 0
+func listHits(ls []custList, w weights) (newHit, allHit float64) {
 	for _, l := range ls {
-		var cs []cand
+		var cs, all []cand
 		for i := range l.f {
-			b := 0
 			if l.rep[i] {
-				b = 1
+				all = append(all, cand{p: int32(i), score: logOdds(&w[wRepeat], &l.f[i])})
+				continue
 			}
-			cs = append(cs, cand{p: int32(i), score: logOdds(&w[b], &l.f[i]), from: int32(b)})
+			cs = append(cs, cand{p: int32(i), score: logOdds(&w[wNew], &l.f[i])})
+			all = append(all, cand{p: int32(i), score: logOdds(&w[wNewAll], &l.f[i])})
 		}
 		hit := func(cs []cand) bool {
 			for _, x := range best(cs, 10) {
@@ -371,30 +373,44 @@ func listHits(ls []custList, w [2]features) (newHit, allHit float64) {
 			}
 			return false
 		}
-		if hit(slices.Clone(cs)) {
+		if hit(all) {
 			allHit++
 		}
-		nNew++
-		if hit(slices.DeleteFunc(cs, func(x cand) bool { return x.from == 1 })) {
+		if hit(cs) {
 			newHit++
 		}
 	}
 	return newHit, allHit
 }
 
+// blockOf is the weight vector row i is scored with when fitting block b:
+// fitting wNew ranks new products only (-1 for the others); fitting
+// wRepeat or wNewAll ranks the merged lists.
+func blockOf(l custList, i, b int) int {
+	switch {
+	case l.rep[i] && b == wNew:
+		return -1
+	case l.rep[i]:
+		return wRepeat
+	case b == wNew:
+		return wNew
+	}
+	return wNewAll
+}
+
 // fitListwise fits block b's weights (starting from w) to the customers'
 // lists by the softmax loss −ln(Σ_pos e^z / Σ_all e^z) per customer, each
 // customer counting once: it rewards putting some product they bought at
-// the top, what HitRate measures. b 0 ranks new candidates only; b 1 ranks
-// the merged lists with block 0 fixed. Adam on standardised features, L2
+// the top, what HitRate measures. wNew ranks new candidates only; wRepeat
+// and wNewAll rank the merged lists (see blockOf) with the others fixed. Adam on standardised features, L2
 // penalty lambda.
-func fitListwise(ls []custList, w [2]features, b int, mask [nFeat]bool, lambda float64, iters int) features {
+func fitListwise(ls []custList, w weights, b int, mask [nFeat]bool, lambda float64, iters int) features {
 	// Standardise over the block's rows.
 	var mean, sd features
 	n := 0
 	for _, l := range ls {
 		for i := range l.f {
-			if l.rep[i] == (b == 1) {
+			if blockOf(l, i, b) == b {
 				n++
 				for k := range mean {
 					mean[k] += l.f[i][k]
@@ -446,12 +462,9 @@ func fitListwise(ls []custList, w [2]features, b int, mask [nFeat]bool, lambda f
 			var idx []int
 			pos := false
 			for i := range l.f {
-				if b == 0 && l.rep[i] {
+				blk := blockOf(l, i, b)
+				if blk < 0 {
 					continue
-				}
-				blk := 0
-				if l.rep[i] {
-					blk = 1
 				}
 				z = append(z, logOdds(&ww[blk], &l.f[i]))
 				idx = append(idx, i)
@@ -472,7 +485,7 @@ func fitListwise(ls []custList, w [2]features, b int, mask [nFeat]bool, lambda f
 			}
 			for a, v := range z {
 				i := idx[a]
-				if l.rep[i] != (b == 1) {
+				if blockOf(l, i, b) != b {
 					continue
 				}
 				e := math.Exp(v - mx)
@@ -520,13 +533,14 @@ func TestFitListwise(t *testing.T) {
 		all[i] = true
 	}
 	ra, rb := a.rows(10), b.rows(10)
-	var wa, wb [2]features
+	var wa, wb weights
 	for k := range 2 {
 		wa[k] = fitLogistic(ra[k], all, 1)
 		wb[k] = fitLogistic(rb[k], all, 1)
 	}
+	wa[wNewAll], wb[wNewAll] = wa[wNew], wb[wNew]
 	la, lb := a.lists(wa, 300), b.lists(wb, 300)
-	report := func(name string, wa, wb [2]features) {
+	report := func(name string, wa, wb weights) {
 		an, aa := listHits(la, wa)
 		bn, ba := listHits(lb, wa)
 		bn2, ba2 := listHits(lb, wb)
@@ -536,14 +550,15 @@ func TestFitListwise(t *testing.T) {
 			bn2/float64(b.nNew()), ba2/float64(len(b.custs)), an2/float64(a.nNew()), aa2/float64(len(a.custs)))
 	}
 	report("pointwise", wa, wb)
-	for _, lambda := range []float64{0.001, 0.01} {
+	for _, lambda := range []float64{0.01} {
 		la2, lb2 := wa, wb
-		la2[0] = fitListwise(la, wa, 0, all, lambda, 300)
-		lb2[0] = fitListwise(lb, wb, 0, all, lambda, 300)
-		la2[1] = fitListwise(la, la2, 1, all, lambda, 300)
-		lb2[1] = fitListwise(lb, lb2, 1, all, lambda, 300)
-		report(fmt.Sprintf("listwise %g", lambda), la2, lb2)
-		t.Logf("A new: %s\nA rep: %s\nB new: %s\nB rep: %s", goWeights(la2[0]), goWeights(la2[1]), goWeights(lb2[0]), goWeights(lb2[1]))
+		la2[wRepeat] = fitListwise(la, la2, wRepeat, all, lambda, 300)
+		lb2[wRepeat] = fitListwise(lb, lb2, wRepeat, all, lambda, 300)
+		report(fmt.Sprintf("listwise repeat %g", lambda), la2, lb2)
+		la2[wNewAll] = fitListwise(la, la2, wNewAll, all, lambda, 300)
+		lb2[wNewAll] = fitListwise(lb, lb2, wNewAll, all, lambda, 300)
+		report(fmt.Sprintf("listwise repeat, new-all %g", lambda), la2, lb2)
+		t.Logf("fitted on B (to bake into blendWeights):\nBAKE0 %s\nBAKE1 %s\nBAKE2 %s", goWeights(lb2[0]), goWeights(lb2[1]), goWeights(lb2[2]))
 	}
 }
 

@@ -218,7 +218,22 @@ type custItem struct {
 	first   int64 // unix seconds
 	last    int64
 	logGaps float64 // sum of ln(gap days) over repeat purchases, for the customer's own interval
+	decayed float64 // Σ over its orders of 2^((t − decayEpoch)/decayHalfLife), see decayedOrders
 }
+
+// decayEpoch and decayHalfLife define custItem.decayed: a count of orders
+// that halves every decayHalfLife, kept exactly under incremental adds as a
+// sum of exponentials from a fixed epoch (2^180 at 2030: far from overflow).
+const (
+	decayEpoch    = 946684800 // 2000-01-01 UTC
+	decayHalfLife = 60 * 86400
+)
+
+// decayTerm is one order's term of custItem.decayed.
+func decayTerm(t int64) float64 { return math.Exp2(float64(t-decayEpoch) / decayHalfLife) }
+
+// decayedOrders is the item's orders weighted 2^(−age/decayHalfLife) at now.
+func (it *custItem) decayedOrders(now int64) float64 { return it.decayed / decayTerm(now) }
 
 // customer is one customer's history.
 type customer struct {
@@ -548,6 +563,7 @@ func (m *Model) addOrder(lines []Purchase) {
 				it.first = t
 			}
 			it.orders++
+			it.decayed += decayTerm(t)
 			it.qty += l.qty
 			continue
 		}
@@ -555,7 +571,7 @@ func (m *Model) addOrder(lines []Purchase) {
 		ps.buyerW += w
 		m.buyers[l.p] = append(m.buyers[l.p], c.n)
 		c.index[l.p] = len(c.items)
-		c.items = append(c.items, custItem{prod: l.p, orders: 1, qty: l.qty, first: t, last: t})
+		c.items = append(c.items, custItem{prod: l.p, orders: 1, qty: l.qty, first: t, last: t, decayed: decayTerm(t)})
 		fresh = append(fresh, l.p)
 	}
 
