@@ -1,6 +1,10 @@
 package recommend
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"slices"
+)
 
 // Blend ranks every candidate by a logistic model over features of the
 // candidate, the customer and the pair: the fitted weights (blendWeights)
@@ -53,18 +57,14 @@ var featureNames = [nFeat]string{
 	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "orders", "since", "due", "qty", "share", "decayed", "c_items", "c_since", "c_repeat", "c_orders",
 }
 
-// weights are blend's three weight vectors: for new products when repeats
-// are not allowed, for the customer's own products, and for new products
-// ranked among the customer's own (AllowRepeats). The third starts as the
-// first and is refitted with the second on the merged lists, where hits
-// come mostly from repeats.
-type weights [3]features
+// weights are blend's two weight vectors: for products new to the
+// customer, and for their own products (AllowRepeats).
+type weights [2]features
 
 // Indexes of weights.
 const (
 	wNew = iota
 	wRepeat
-	wNewAll
 )
 
 // blendWeights are the logistic weights for products new to the customer
@@ -72,7 +72,6 @@ const (
 var blendWeights = weights{
 	{fBias: -4.075, fXS: -0.2369, fXSSqrt: 1.931, fXSSeeds: -0.1518, fPeer: 0.4078, fPeerSqrt: 0.4041, fPop: -1.587, fLog7: 0.08944, fLog30: 0.3891, fLogAll: 0.01175, fAge: -0.3159, fNew: -0.3064, fCat: 0.3281, fPrice: -0.1994, fWord: -11.16, fWordMax: 0.148, fXSLog: 0.1095, fWordRec: 2.44, fWordIDF: 17.15, fTrend: 1.084, fCItems: 0.7148, fCSince: 0.1389, fCRepeat: -0.8892, fCOrders: -0.2332},
 	{fBias: -4.64, fPop: 1.041, fLog7: 0.1725, fLog30: 0.5447, fLogAll: 0.1558, fAge: 0.06197, fNew: -0.2081, fCat: 0.1231, fPrice: -0.1427, fWord: 0.2129, fWordMax: -1.804, fWordRec: 2.413, fWordIDF: 2.476, fTrend: 1.077, fOrders: 2.149, fSince: 0.09993, fDue: -0.0248, fQty: 0.2272, fShare: 0.423, fDecayed: 1.174, fCItems: 0.414, fCSince: 0.1968, fCRepeat: 0.4777, fCOrders: -0.1573},
-	{fBias: -4.075, fXS: -0.2369, fXSSqrt: 1.931, fXSSeeds: -0.1518, fPeer: 0.4078, fPeerSqrt: 0.4041, fPop: -1.587, fLog7: 0.08944, fLog30: 0.3891, fLogAll: 0.01175, fAge: -0.3159, fNew: -0.3064, fCat: 0.3281, fPrice: -0.1994, fWord: -11.16, fWordMax: 0.148, fXSLog: 0.1095, fWordRec: 2.44, fWordIDF: 17.15, fTrend: 1.084, fCItems: 0.7148, fCSince: 0.1389, fCRepeat: -0.8892, fCOrders: -0.2332},
 }
 
 // popCands and newCands are how many of the most popular products, and
@@ -316,21 +315,23 @@ func logOdds(w, f *features) float64 {
 
 // Feature groups, for the reason of a pick: the group that adds most to
 // its log-odds names the component.
-var (
-	xsGroup   = []int{fXS, fXSSqrt, fXSSeeds}
-	peerGroup = []int{fPeer, fPeerSqrt}
-	popGroup  = []int{fPop, fLog7, fLog30}
-	newGroup  = []int{fNew, fAge}
-)
+var labelGroups = []struct {
+	idx  []int
+	kind string
+}{
+	{[]int{fXS, fXSSqrt, fXSSeeds, fXSLog}, CrossSell},
+	{[]int{fPeer, fPeerSqrt}, peersKind},
+	{[]int{fPop, fLog7, fLog30, fLogAll, fTrend}, Popular},
+	{[]int{fNew, fAge}, newKind},
+	{[]int{fWord, fWordMax, fWordRec, fWordIDF, fCat}, tasteKind},
+}
 
 // label names the component that contributed most to a new product's
-// log-odds (relative to a product with zero features).
+// log-odds (relative to a product with zero features); Popular when none
+// adds anything.
 func label(w, f *features) string {
 	best, kind := 0.0, Popular
-	for _, g := range []struct {
-		idx  []int
-		kind string
-	}{{xsGroup, CrossSell}, {peerGroup, peersKind}, {popGroup, Popular}, {newGroup, newKind}} {
+	for _, g := range labelGroups {
 		v := 0.0
 		for _, i := range g.idx {
 			v += w[i] * f[i]
@@ -340,6 +341,41 @@ func label(w, f *features) string {
 		}
 	}
 	return kind
+}
+
+// tasteKind labels blend picks chosen mostly for the words of their title
+// that the customer's products share.
+const tasteKind = "your-taste"
+
+// tasteReason names the title word of product p that most of the
+// customer's products have: "like 12 products you bought with HEART in the
+// name", or the product itself when only one has it.
+func (q *query) tasteReason(p int32) string {
+	m := q.m
+	best, n, one := int32(-1), 0, int32(-1)
+	for _, w := range m.words[p] {
+		k, last := 0, int32(-1)
+		for _, it := range q.c.items {
+			if slices.Contains(m.words[it.prod], w) {
+				k, last = k+1, it.prod
+			}
+		}
+		if k > n {
+			best, n, one = w, k, last
+		}
+	}
+	switch {
+	case best < 0:
+		return "in the style of what you bought"
+	case n == 1:
+		return fmt.Sprintf("like the %s you bought", m.title(one))
+	}
+	for word, k := range m.vocab {
+		if k == best {
+			return fmt.Sprintf("like %d products you bought with %s in the name", n, word)
+		}
+	}
+	return "in the style of what you bought"
 }
 
 // newKind labels blend picks chosen mostly for being new and selling.
@@ -361,11 +397,8 @@ func (q *query) blend() []cand {
 	for k := range cs {
 		c := &cs[k]
 		w := &blendWeights[wNew]
-		switch {
-		case c.kind == Replenish:
+		if c.kind == Replenish {
 			w = &blendWeights[wRepeat]
-		case q.r.AllowRepeats:
-			w = &blendWeights[wNewAll]
 		}
 		c.score = 1 / (1 + math.Exp(-logOdds(w, &fs[k])))
 		if c.kind == Replenish {

@@ -95,7 +95,7 @@ func (s *fitSplit) hitRates(w weights) (newHit, allHit float64) {
 		all := slices.Clone(cs)
 		for i := range cs {
 			cs[i].score = logOdds(&w[wNew], &fs[i])
-			all[i].score = logOdds(&w[wNewAll], &fs[i])
+			all[i].score = cs[i].score
 			if cs[i].kind == Replenish {
 				all[i].score = logOdds(&w[wRepeat], &fs[i])
 			}
@@ -299,7 +299,6 @@ func TestFitBlend(t *testing.T) {
 			wa[k] = fitLogistic(ra[k], all, lambda)
 			wb[k] = fitLogistic(rb[k], all, lambda)
 		}
-		wa[wNewAll], wb[wNewAll] = wa[wNew], wb[wNew]
 		an, aa := a.hitRates(wa)
 		bn, ba := b.hitRates(wa)
 		bn2, ba2 := b.hitRates(wb)
@@ -363,7 +362,7 @@ func listHits(ls []custList, w weights) (newHit, allHit float64) {
 				continue
 			}
 			cs = append(cs, cand{p: int32(i), score: logOdds(&w[wNew], &l.f[i])})
-			all = append(all, cand{p: int32(i), score: logOdds(&w[wNewAll], &l.f[i])})
+			all = append(all, cand{p: int32(i), score: logOdds(&w[wNew], &l.f[i])})
 		}
 		hit := func(cs []cand) bool {
 			for _, x := range best(cs, 10) {
@@ -385,24 +384,22 @@ func listHits(ls []custList, w weights) (newHit, allHit float64) {
 
 // blockOf is the weight vector row i is scored with when fitting block b:
 // fitting wNew ranks new products only (-1 for the others); fitting
-// wRepeat or wNewAll ranks the merged lists.
+// wRepeat ranks the merged lists.
 func blockOf(l custList, i, b int) int {
 	switch {
 	case l.rep[i] && b == wNew:
 		return -1
 	case l.rep[i]:
 		return wRepeat
-	case b == wNew:
-		return wNew
 	}
-	return wNewAll
+	return wNew
 }
 
 // fitListwise fits block b's weights (starting from w) to the customers'
 // lists by the softmax loss −ln(Σ_pos e^z / Σ_all e^z) per customer, each
 // customer counting once: it rewards putting some product they bought at
 // the top, what HitRate measures. wNew ranks new candidates only; wRepeat
-// and wNewAll rank the merged lists (see blockOf) with the others fixed. Adam on standardised features, L2
+// ranks the merged lists (see blockOf) with wNew fixed. Adam on standardised features, L2
 // penalty lambda.
 func fitListwise(ls []custList, w weights, b int, mask [nFeat]bool, lambda float64, iters int) features {
 	// Standardise over the block's rows.
@@ -538,7 +535,6 @@ func TestFitListwise(t *testing.T) {
 		wa[k] = fitLogistic(ra[k], all, 1)
 		wb[k] = fitLogistic(rb[k], all, 1)
 	}
-	wa[wNewAll], wb[wNewAll] = wa[wNew], wb[wNew]
 	la, lb := a.lists(wa, 300), b.lists(wb, 300)
 	report := func(name string, wa, wb weights) {
 		an, aa := listHits(la, wa)
@@ -555,10 +551,7 @@ func TestFitListwise(t *testing.T) {
 		la2[wRepeat] = fitListwise(la, la2, wRepeat, all, lambda, 300)
 		lb2[wRepeat] = fitListwise(lb, lb2, wRepeat, all, lambda, 300)
 		report(fmt.Sprintf("listwise repeat %g", lambda), la2, lb2)
-		la2[wNewAll] = fitListwise(la, la2, wNewAll, all, lambda, 300)
-		lb2[wNewAll] = fitListwise(lb, lb2, wNewAll, all, lambda, 300)
-		report(fmt.Sprintf("listwise repeat, new-all %g", lambda), la2, lb2)
-		t.Logf("fitted on B (to bake into blendWeights):\nBAKE0 %s\nBAKE1 %s\nBAKE2 %s", goWeights(lb2[0]), goWeights(lb2[1]), goWeights(lb2[2]))
+		t.Logf("fitted on B (to bake into blendWeights):\nBAKE0 %s\nBAKE1 %s", goWeights(lb2[0]), goWeights(lb2[1]))
 	}
 }
 

@@ -87,13 +87,18 @@ type Options struct {
 	// PopularWindow is the window the bestseller reason counts orders in
 	// (at most 128 days, the daily counts a product keeps).
 	PopularWindow time.Duration
-	// PopularPrior multiplies a cross-sell score by (1+popularity)^PopularPrior
-	// in blend, favouring products that sell now.
+	// PopularPrior is unused.
+	//
+	// Deprecated: blend's learned weights (docs/recommendations.md) replaced
+	// the hand-set mix.
 	PopularPrior float64
-	// PopularMix adds PopularMix·popularity/max to blend's scores.
+	// PopularMix is unused.
+	//
+	// Deprecated: as PopularPrior.
 	PopularMix float64
-	// PeerMix weighs blend's "customers like you" component: products bought
-	// recently by the Peers customers whose purchases overlap most.
+	// PeerMix turns blend's "customers like you" component (products bought
+	// recently by the Peers customers whose purchases overlap most) on when
+	// positive, off when negative; its weight is learned.
 	PeerMix float64
 	// Peers is how many similar customers the peer component draws on.
 	Peers int
@@ -102,8 +107,10 @@ type Options struct {
 	// SentPenalty multiplies the score of a product recommended to the
 	// customer recently (Request.RecentlySent).
 	SentPenalty float64
-	// RepeatShare is the share of blend's slots given to the customer's own
-	// products when repeats are allowed; the rest go to new products.
+	// RepeatShare is unused: with AllowRepeats, blend ranks the customer's
+	// own products and new ones in one learned ranking.
+	//
+	// Deprecated: as PopularPrior.
 	RepeatShare float64
 }
 

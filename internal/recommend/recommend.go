@@ -514,6 +514,8 @@ func (q *query) reason(c cand) string {
 				plural(int(math.Round(iv)), "day"), plural(ago, "day"))
 		}
 		return fmt.Sprintf("bought %s; last %s ago", plural(int(it.orders), "time"), plural(ago, "day"))
+	case tasteKind:
+		return q.tasteReason(c.p)
 	case newKind:
 		ps := &m.prods[c.p]
 		days := int(math.Max(float64(q.now-ps.first), 0) / 86400)

@@ -42,15 +42,15 @@ func TestEvaluateOnlineRetail(t *testing.T) {
 			t.Errorf("new: %s HitRate@10 = %.4f, want %.3f", name, got, want)
 		}
 	}
-	// The target on new is reached: blend at least 1.2 × item-knn.
-	// On all (target 0.85, not reached; see the docs) blend is at least 0.80
-	// and above the repeat baseline.
+	// The target on new is reached: blend at least 1.2 × item-knn
+	// (1.25 ×). On all (target 0.85, not reached: 0.829; see the docs) blend
+	// is at least 0.82 and above the repeat baseline.
 	knn := hit(TargetNew, BaselineItemKNN)
 	if b := hit(TargetNew, Blend); b < 1.2*knn {
 		t.Errorf("new: blend HitRate@10 = %.3f, want >= 1.2 × item-knn = %.3f", b, 1.2*knn)
 	}
-	if b, rep := hit(TargetAll, Blend), hit(TargetAll, BaselineRepeat); b < 0.80 || b <= rep {
-		t.Errorf("all: blend HitRate@10 = %.3f, want >= 0.80 and above %s (%.3f)", b, BaselineRepeat, rep)
+	if b, rep := hit(TargetAll, Blend), hit(TargetAll, BaselineRepeat); b < 0.82 || b <= rep {
+		t.Errorf("all: blend HitRate@10 = %.3f, want >= 0.82 and above %s (%.3f)", b, BaselineRepeat, rep)
 	}
 }
 
