@@ -86,48 +86,6 @@ func (s *fitSplit) rows(keepNeg int) [2][]fitRow {
 	return out
 }
 
-// hitRates ranks every customer's candidates by the weights and returns
-// HitRate@10 on the new target (new products only) and on all (merged).
-func (s *fitSplit) hitRates(w weights) (newHit, allHit float64) {
-	nNew := 0
-	for _, c := range s.custs {
-		cs, fs := s.cands(c)
-		all := slices.Clone(cs)
-		for i := range cs {
-			cs[i].score = logOdds(&w[wNew], &fs[i])
-			all[i].score = cs[i].score
-			if cs[i].kind == Replenish {
-				all[i].score = logOdds(&w[wRepeat], &fs[i])
-			}
-		}
-		hasNew := false
-		for id := range s.after[c] {
-			if !s.past[c][id] {
-				hasNew = true
-			}
-		}
-		hit := func(cs []cand) bool {
-			for _, x := range best(cs, 10) {
-				if s.after[c][s.m.prods[x.p].id] {
-					return true
-				}
-			}
-			return false
-		}
-		if hit(all) {
-			allHit++
-		}
-		if hasNew {
-			nNew++
-			nc := slices.DeleteFunc(cs, func(x cand) bool { return x.kind == Replenish })
-			if hit(nc) {
-				newHit++
-			}
-		}
-	}
-	return newHit / float64(nNew), allHit / float64(len(s.custs))
-}
-
 // fitLogistic fits logistic weights by Newton's method with an L2 penalty
 // lambda on standardised features (the bias unpenalised); features with
 // mask false are held at zero.
@@ -270,43 +228,6 @@ func featureConst(name string) string {
 		}
 	}
 	return b.String()
-}
-
-// TestFitBlend fits blendWeights: the logistic weights are fitted on split A
-// (the purchases before the validation cutoff, with their own default
-// cutoff) and checked on the validation split B, and fitted on B for the
-// weights baked in. It never looks at the test period. It runs only with
-// REMARKET_FIT=1.
-func TestFitBlend(t *testing.T) {
-	if os.Getenv("REMARKET_FIT") == "" {
-		t.Skip("set REMARKET_FIT=1 to fit the blend weights")
-	}
-	hb := validationHistory(t)
-	cutB := DefaultCutoff(hb)
-	n, _ := slices.BinarySearchFunc(hb.Purchases, cutB, func(x Purchase, t time.Time) int { return x.At.Compare(t) })
-	a := newFitSplit("A", History{Products: hb.Products, Purchases: hb.Purchases[:n]})
-	b := newFitSplit("B", hb)
-	t.Logf("A: cutoff %s, %d customers; B: cutoff %s, %d customers", a.cutoff, len(a.custs), b.cutoff, len(b.custs))
-	ra, rb := a.rows(10), b.rows(10)
-	t.Logf("rows A %d/%d, B %d/%d", len(ra[0]), len(ra[1]), len(rb[0]), len(rb[1]))
-	all := [nFeat]bool{}
-	for i := range all {
-		all[i] = true
-	}
-	for _, lambda := range []float64{1} {
-		var wa, wb weights
-		for k := range 2 {
-			wa[k] = fitLogistic(ra[k], all, lambda)
-			wb[k] = fitLogistic(rb[k], all, lambda)
-		}
-		an, aa := a.hitRates(wa)
-		bn, ba := b.hitRates(wa)
-		bn2, ba2 := b.hitRates(wb)
-		t.Logf("lambda %g: fit A: A new %.3f all %.3f | B new %.3f all %.3f; fit B: B new %.3f all %.3f",
-			lambda, an, aa, bn, ba, bn2, ba2)
-		t.Logf("fitted on A:\nnew %s\nrepeat %s", goWeights(wa[0]), goWeights(wa[1]))
-		t.Logf("fitted on B (to bake into blendWeights):\nBAKE0 %s\nBAKE1 %s", goWeights(wb[0]), goWeights(wb[1]))
-	}
 }
 
 // custList is one customer's candidates kept for the listwise fit.
@@ -514,8 +435,14 @@ func fitListwise(ls []custList, w weights, b int, mask [nFeat]bool, lambda float
 	return toW(beta)
 }
 
-// TestFitListwise fits the weights pointwise on A, then listwise on A's
-// lists, and reports both on B (and the reverse).
+// TestFitListwise fits blendWeights and prints them (BAKE0, BAKE1) to be
+// baked into blend.go: on the validation history (the purchases before the
+// test period), split B is Evaluate's own split and split A the same one
+// level down (the purchases before B's cutoff, with their default cutoff).
+// The new-product weights are a logistic regression; the repeat weights
+// start from one and are refitted listwise on the merged lists. Each split's
+// weights are scored on both (A on B is out of sample); B's are baked in. It
+// never looks at the test period, and runs only with REMARKET_FIT=1.
 func TestFitListwise(t *testing.T) {
 	if os.Getenv("REMARKET_FIT") == "" {
 		t.Skip("set REMARKET_FIT=1 to fit the blend weights")
