@@ -326,3 +326,26 @@ func TestNothingToRecommend(t *testing.T) {
 		t.Errorf("%d messages, progress %+v; want none sent, 1 skipped as nothing to recommend", len(b.sink.Messages()), p)
 	}
 }
+
+// TestManyJobsFinishTheCampaign splits a campaign into a job per recipient:
+// the campaign is marked sent once, by the last job to finish, with every
+// row sent.
+func TestManyJobsFinishTheCampaign(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	b.svc.BatchSize = 1
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	res, err := b.svc.Start(ctx, b.st, c)
+	if err != nil || res.Queued != 2 || res.Jobs != 2 {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	b.work(t, c.ID)
+	got, err := store.CampaignGet(ctx, b.pool, c.ID)
+	if err != nil || got.Status != store.CampaignSent {
+		t.Fatalf("campaign %+v (%v), want sent", got, err)
+	}
+	if p, _ := store.CampaignProgress(ctx, b.pool, c.ID); p.Sent != 2 || p.Queued+p.Sending != 0 {
+		t.Errorf("progress %+v", p)
+	}
+}

@@ -181,10 +181,13 @@ func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause erro
 	return cause
 }
 
-// maybeFinish marks the campaign sent once no row is waiting or in flight.
-// It runs at the end of every job, so it asks the index whether any row is
-// left rather than counting them all.
+// maybeFinish counts the job done and, once every job of the campaign has
+// been, marks the campaign sent if no row is waiting or in flight.
 func (s *Service) maybeFinish(ctx context.Context, id int64) error {
+	all, err := store.CampaignBatchDone(ctx, s.DB, id)
+	if err != nil || !all {
+		return err
+	}
 	left, err := store.CampaignHasPending(ctx, s.DB, id)
 	if err != nil || left {
 		return err

@@ -121,7 +121,19 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	if err := store.AnalyzeSends(ctx, s.DB); err != nil {
 		return Started{}, err
 	}
-	var res Started
+	p, err := store.CampaignProgress(ctx, s.DB, camp.ID)
+	if err != nil {
+		return Started{}, err
+	}
+	res := Started{Queued: p.Queued, Skipped: p.Skipped}
+	if p.Queued == 0 {
+		return res, store.CampaignSetStatus(ctx, s.DB, camp.ID, store.CampaignSent, store.CampaignSending)
+	}
+	// Each job counts itself done; the last to do so closes the campaign.
+	// LedgerRanges cuts the queued rows into exactly this many ranges.
+	if err := store.CampaignSetBatches(ctx, s.DB, camp.ID, int((p.Queued+int64(s.batchSize())-1)/int64(s.batchSize()))); err != nil {
+		return res, err
+	}
 	var batch []river.InsertManyParams
 	flush := func() error {
 		if len(batch) == 0 {
@@ -145,12 +157,7 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	if err != nil {
 		return res, fmt.Errorf("enqueue campaign %d: %w", camp.ID, err)
 	}
-	p, err := store.CampaignProgress(ctx, s.DB, camp.ID)
-	res.Queued, res.Skipped = p.Queued, p.Skipped
-	if err == nil && p.Queued == 0 {
-		err = store.CampaignSetStatus(ctx, s.DB, camp.ID, store.CampaignSent, store.CampaignSending)
-	}
-	return res, err
+	return res, nil
 }
 
 func (s *Service) batchSize() int {

@@ -144,8 +144,29 @@ func CampaignProgress(ctx context.Context, db DB, id int64) (Progress, error) {
 	return p, rows.Err()
 }
 
+// CampaignSetBatches records how many send jobs a campaign was split into.
+func CampaignSetBatches(ctx context.Context, db DB, id int64, n int) error {
+	if _, err := db.Exec(ctx, `UPDATE campaigns SET batches = $2 WHERE id = $1`, id, n); err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	return nil
+}
+
+// CampaignBatchDone counts one send job of the campaign done and reports
+// whether every job has been counted. A job that runs twice counts twice,
+// so "all done" is only a hint to check for rows left (CampaignHasPending).
+func CampaignBatchDone(ctx context.Context, db DB, id int64) (all bool, err error) {
+	err = db.QueryRow(ctx, `UPDATE campaigns SET batches_done = batches_done + 1 WHERE id = $1
+RETURNING batches_done >= batches`, id).Scan(&all)
+	if err != nil {
+		return false, fmt.Errorf("campaign %d: %w", id, err)
+	}
+	return all, nil
+}
+
 // CampaignHasPending reports whether any of the campaign's rows is still
-// queued or being sent.
+// queued or being sent. It reads the campaign's whole ledger: call it once
+// the jobs are done, not after each.
 func CampaignHasPending(ctx context.Context, db DB, id int64) (bool, error) {
 	var left bool
 	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sends WHERE campaign_id = $1 AND status IN ('queued', 'sending'))`, id).Scan(&left)
