@@ -1,9 +1,9 @@
 package recommend
 
 import (
-	"fmt"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // Blend ranks every candidate by a logistic model over features of the
@@ -36,6 +36,8 @@ const (
 	fWordRec  // fWord with the customer's products weighted by recency (RecencyHalfLife)
 	fWordIDF  // fWord weighted by the words' inverse document frequency
 	fTrend    // mean over its title words of ln((1 + orders in 14 days) / (1 + orders in 128 days · 14/128))
+	fPTrend   // the product's own ln((1 + orders in 14 days) / (1 + orders in 128 days · 14/128))
+	fPTrend28 // the same over 28 days
 	fOrders   // repeats: ln(orders of it by the customer)
 	fSince    // repeats: ln(1 + days since they last bought it)
 	fDue      // repeats: days since last over the expected interval, at most 4
@@ -46,6 +48,7 @@ const (
 	fCSince   // customer: ln(1 + days since the last order)
 	fCRepeat  // customer: share of their order lines that were repeats
 	fCOrders  // customer: ln(1 + orders placed)
+	fCDue     // customer: days since the last order over their mean gap between orders, at most 4 (0 with one order)
 	nFeat
 )
 
@@ -54,7 +57,7 @@ type features [nFeat]float64
 // featureNames name the features for the fitting test's output.
 var featureNames = [nFeat]string{
 	"bias", "xs", "xs_sqrt", "xs_seeds", "peer", "peer_sqrt", "pop", "log7", "log30", "log_all",
-	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "orders", "since", "due", "qty", "share", "decayed", "c_items", "c_since", "c_repeat", "c_orders",
+	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "p_trend", "p_trend28", "orders", "since", "due", "qty", "share", "decayed", "c_items", "c_since", "c_repeat", "c_orders", "c_due",
 }
 
 // weights are blend's two weight vectors: for products new to the
@@ -97,7 +100,7 @@ type popStats struct {
 
 // prodInfo is one product's customer-independent features.
 type prodInfo struct {
-	base     features // fPop, fLog7, fLog30, fLogAll, fAge, fNew, fTrend
+	base     features // fPop, fLog7, fLog30, fLogAll, fAge, fNew, fTrend, fPTrend, fPTrend28
 	cat      int32    // category number
 	logPrice float64  // ln price, 0 when unknown
 	idfSum   float64  // Σ idf of its title words
@@ -148,7 +151,8 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 		}
 		seen[p] = true
 		cs = append(cs, cand{p: p, from: -1})
-		fs = append(fs, q.newFeatures(p, in))
+		fs = append(fs, features{})
+		q.newFeatures(&fs[len(fs)-1], p, in)
 	}
 	for _, p := range m.topTouched(in.xs, compCands) {
 		consider(p)
@@ -170,7 +174,8 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 			seen[it.prod] = false
 			if repeats && q.available(it.prod) {
 				cs = append(cs, cand{p: it.prod, from: it.prod, kind: Replenish})
-				fs = append(fs, q.repeatFeatures(it, in))
+				fs = append(fs, features{})
+				q.repeatFeatures(&fs[len(fs)-1], &it, in)
 			}
 		}
 	}
@@ -196,7 +201,8 @@ func (q *query) clearWords(in *blendInput) {
 // blendInput computes the customer's component scores and profile.
 func (q *query) blendInput() *blendInput {
 	m := q.m
-	in := &blendInput{xs: q.crossSell(), pop: q.popStats()}
+	in := &m.in
+	*in = blendInput{xs: q.crossSell(), pop: q.popStats()}
 	in.ps = m.scratch[1].reset(len(m.prods))
 	if m.opts.PeerMix > 0 {
 		in.ps = q.peers()
@@ -215,7 +221,9 @@ func (q *query) blendInput() *blendInput {
 	in.wordN, in.wordR, in.catN = m.wordN, m.wordR, m.catN
 	hl := m.opts.RecencyHalfLife.Seconds()
 	n := 0
+	first := q.c.last
 	for _, it := range q.c.items {
+		first = min(first, it.first)
 		r := math.Exp2(-math.Max(float64(q.now-it.last), 0) / hl)
 		in.sumR += r
 		for _, w := range m.words[it.prod] {
@@ -238,20 +246,22 @@ func (q *query) blendInput() *blendInput {
 		in.cust[fCRepeat] = float64(q.c.repeat) / float64(q.c.lines)
 	}
 	in.cust[fCOrders] = math.Log1p(float64(q.c.orders))
+	if q.c.orders > 1 && first < q.c.last {
+		gap := float64(q.c.last-first) / float64(q.c.orders-1)
+		in.cust[fCDue] = math.Min(math.Max(float64(q.now-q.c.last), 0)/gap, 4)
+	}
 	return in
 }
 
 // productFeatures fills the features of product p shared by new and
-// repeat candidates.
-func (q *query) productFeatures(p int32, in *blendInput) features {
+// repeat candidates into f (zero on entry).
+func (q *query) productFeatures(f *features, p int32, in *blendInput) {
 	info := &in.pop.info[p]
-	f := info.base
-	for k := fCItems; k < nFeat; k++ {
-		f[k] = in.cust[k]
-	}
+	*f = info.base
+	copy(f[fCItems:], in.cust[fCItems:])
 	f[fBias] = 1
 	if in.catN == nil {
-		return f
+		return
 	}
 	items := float64(len(q.c.items))
 	f[fCat] = in.catN[info.cat] / items
@@ -270,12 +280,11 @@ func (q *query) productFeatures(p int32, in *blendInput) features {
 			f[fWordRec] += in.wordR[w] / in.sumR / float64(len(ws))
 		}
 	}
-	return f
 }
 
-// newFeatures are the features of a product new to the customer.
-func (q *query) newFeatures(p int32, in *blendInput) features {
-	f := q.productFeatures(p, in)
+// newFeatures fills the features of a product new to the customer.
+func (q *query) newFeatures(f *features, p int32, in *blendInput) {
+	q.productFeatures(f, p, in)
 	if in.maxX > 0 {
 		f[fXS] = in.xs.val[p] / in.maxX
 		f[fXSSqrt] = math.Sqrt(f[fXS])
@@ -286,22 +295,20 @@ func (q *query) newFeatures(p int32, in *blendInput) features {
 		f[fPeer] = in.ps.val[p] / in.maxP
 		f[fPeerSqrt] = math.Sqrt(f[fPeer])
 	}
-	return f
 }
 
-// repeatFeatures are the features of a product the customer bought.
-func (q *query) repeatFeatures(it custItem, in *blendInput) features {
-	f := q.productFeatures(it.prod, in)
+// repeatFeatures fills the features of a product the customer bought.
+func (q *query) repeatFeatures(f *features, it *custItem, in *blendInput) {
+	q.productFeatures(f, it.prod, in)
 	f[fOrders] = math.Log(float64(it.orders))
 	elapsed := math.Max(float64(q.now-it.last)/86400, 0)
 	f[fSince] = math.Log1p(elapsed)
-	if iv, ok := q.interval(it); ok {
+	if iv, ok := q.interval(*it); ok {
 		f[fDue] = math.Min(elapsed/math.Max(iv, 1), 4)
 	}
 	f[fQty] = math.Log1p(float64(it.qty))
 	f[fShare] = float64(it.orders) / float64(max(q.c.orders, 1))
 	f[fDecayed] = math.Log1p(it.decayedOrders(q.now))
-	return f
 }
 
 // logOdds is w·f.
@@ -368,14 +375,9 @@ func (q *query) tasteReason(p int32) string {
 	case best < 0:
 		return "in the style of what you bought"
 	case n == 1:
-		return fmt.Sprintf("like the %s you bought", m.title(one))
+		return "like the " + m.title(one) + " you bought"
 	}
-	for word, k := range m.vocab {
-		if k == best {
-			return fmt.Sprintf("like %d products you bought with %s in the name", n, word)
-		}
-	}
-	return "in the style of what you bought"
+	return "like " + strconv.Itoa(n) + " products you bought with " + m.vocabList[best] + " in the name"
 }
 
 // newKind labels blend picks chosen mostly for being new and selling.
@@ -394,17 +396,30 @@ func (q *query) blend() []cand {
 	}
 	cs, fs := q.blendCands(q.r.AllowRepeats)
 	xs, ps := &q.m.scratch[0], &q.m.scratch[1]
+	// Every candidate may be recommended (blendCands filtered them): score,
+	// demote and keep the K best; only those get a label.
+	out := cs[:0]
 	for k := range cs {
-		c := &cs[k]
+		c := cs[k]
 		w := &blendWeights[wNew]
 		if c.kind == Replenish {
 			w = &blendWeights[wRepeat]
 		}
 		c.score = 1 / (1 + math.Exp(-logOdds(w, &fs[k])))
+		if c.score <= 0 {
+			continue
+		}
+		c.score = q.demote(c.p, c.score)
+		c.f = int32(k)
+		out = append(out, c)
+	}
+	out = best(out, q.r.K)
+	for k := range out {
+		c := &out[k]
 		if c.kind == Replenish {
 			continue
 		}
-		c.kind = label(w, &fs[k])
+		c.kind = label(&blendWeights[wNew], &fs[c.f])
 		switch c.kind {
 		case CrossSell:
 			c.from = xs.from[c.p]
@@ -412,7 +427,6 @@ func (q *query) blend() []cand {
 			c.n = ps.n[c.p]
 		}
 	}
-	out := q.top(cs, q.r.AllowRepeats)
 	if len(out) < q.r.K {
 		taken := map[int32]bool{}
 		for _, c := range out {
@@ -460,6 +474,10 @@ func (q *query) popStats() *popStats {
 		}
 		st.score[i] = v
 		info := &st.info[i]
+		d14, d128 := float64(ps.recentOrders(today, 14)), float64(ps.recentOrders(today, ringDays))
+		d28 := float64(ps.recentOrders(today, 28))
+		info.base[fPTrend] = math.Log((1 + d14) / (1 + d128*14/ringDays))
+		info.base[fPTrend28] = math.Log((1 + d28) / (1 + d128*28/ringDays))
 		info.base[fLog7], info.base[fLog30] = math.Log1p(d7), math.Log1p(d30)
 		info.base[fLogAll] = math.Log1p(float64(ps.orders))
 		age := math.Max(float64(q.now-ps.first)/86400, 0)

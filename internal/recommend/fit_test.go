@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,8 +23,17 @@ type fitSplit struct {
 }
 
 func newFitSplit(name string, h History) *fitSplit {
-	cut := DefaultCutoff(h)
+	return newFitSplitAt(name, h, DefaultCutoff(h), time.Time{})
+}
+
+// newFitSplitAt is the split of h at cut, labelled by the purchases before
+// end (all after cut when end is zero).
+func newFitSplitAt(name string, h History, cut, end time.Time) *fitSplit {
 	n, _ := slices.BinarySearchFunc(h.Purchases, cut, func(x Purchase, t time.Time) int { return x.At.Compare(t) })
+	if !end.IsZero() {
+		e, _ := slices.BinarySearchFunc(h.Purchases, end, func(x Purchase, t time.Time) int { return x.At.Compare(t) })
+		h.Purchases = h.Purchases[:e]
+	}
 	s := &fitSplit{name: name, cutoff: cut, past: map[int64]map[int64]bool{}, after: map[int64]map[int64]bool{}}
 	s.m = Train(History{Products: h.Products, Purchases: h.Purchases[:n]}, Options{})
 	for _, x := range h.Purchases[:n] {
@@ -370,52 +380,72 @@ func fitListwise(ls []custList, w weights, b int, mask [nFeat]bool, lambda float
 	}
 	var m1, m2 features
 	const lr, b1, b2 = 0.02, 0.9, 0.999
+	const workers = 2
 	for it := 1; it <= iters; it++ {
 		var g features
 		ww := w
 		ww[b] = toW(beta)
 		cnt := 0
-		for _, l := range ls {
-			var z []float64
-			var idx []int
-			pos := false
-			for i := range l.f {
-				blk := blockOf(l, i, b)
-				if blk < 0 {
-					continue
-				}
-				z = append(z, logOdds(&ww[blk], &l.f[i]))
-				idx = append(idx, i)
-				pos = pos || l.y[i]
-			}
-			if !pos {
-				continue
-			}
-			cnt++
-			mx := slices.Max(z)
-			var sa, sp float64
-			for a, v := range z {
-				e := math.Exp(v - mx)
-				sa += e
-				if l.y[idx[a]] {
-					sp += e
-				}
-			}
-			for a, v := range z {
-				i := idx[a]
-				if blockOf(l, i, b) != b {
-					continue
-				}
-				e := math.Exp(v - mx)
-				coef := e / sa
-				if l.y[i] {
-					coef -= e / sp
-				}
-				for k := range g {
-					if mask[k] {
-						g[k] += coef * (l.f[i][k] - mean[k]) / sd[k]
+		var gs [workers]features
+		var cnts [workers]int
+		var wg sync.WaitGroup
+		for wk := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var z []float64
+				var idx []int
+				g := &gs[wk]
+				for li := wk; li < len(ls); li += workers {
+					l := &ls[li]
+					z, idx = z[:0], idx[:0]
+					pos := false
+					for i := range l.f {
+						blk := blockOf(*l, i, b)
+						if blk < 0 {
+							continue
+						}
+						z = append(z, logOdds(&ww[blk], &l.f[i]))
+						idx = append(idx, i)
+						pos = pos || l.y[i]
+					}
+					if !pos {
+						continue
+					}
+					cnts[wk]++
+					mx := slices.Max(z)
+					var sa, sp float64
+					for a, v := range z {
+						e := math.Exp(v - mx)
+						z[a] = e
+						sa += e
+						if l.y[idx[a]] {
+							sp += e
+						}
+					}
+					for a, e := range z {
+						i := idx[a]
+						if blockOf(*l, i, b) != b {
+							continue
+						}
+						coef := e / sa
+						if l.y[i] {
+							coef -= e / sp
+						}
+						for k := range g {
+							if mask[k] {
+								g[k] += coef * (l.f[i][k] - mean[k]) / sd[k]
+							}
+						}
 					}
 				}
+			}()
+		}
+		wg.Wait()
+		for wk := range workers {
+			cnt += cnts[wk]
+			for k := range g {
+				g[k] += gs[wk][k]
 			}
 		}
 		for k := range g {

@@ -289,12 +289,21 @@ type Model struct {
 	buyers    [][]int32        // per product, dense indexes of its customers
 	last      time.Time        // latest purchase added
 	vocab     map[string]int32 // title word -> index
+	vocabList []string         // index -> title word
+	custItems []int32          // by dense customer index, their distinct products (len(custs[n].items))
 	words     [][]int32        // per product, its title's words
 	wordDF    []int32          // per word, the products with it
 
-	// scratch and overlap are Recommend's reusable buffers.
+	// scratch, overlap and the rest are Recommend's reusable buffers (it
+	// holds mu): nothing in them outlives a call.
 	scratch [2]scores
 	overlap []float64
+	peerCs  []int32 // customers sharing a product with the customer
+	peerBuf []peer  // their similarities
+	histBuf []custItem
+	histW   []float64
+	in      blendInput
+	textBuf []byte // reason text
 	seen    []bool
 	wordN   []float64 // per word, the customer's products with it
 	wordR   []float64 // the same weighted by recency
@@ -405,6 +414,7 @@ func (m *Model) titleWords(title string) []int32 {
 		if !ok {
 			k = int32(len(m.vocab))
 			m.vocab[w] = k
+			m.vocabList = append(m.vocabList, w)
 		}
 		if !slices.Contains(out, k) {
 			out = append(out, k)
@@ -542,6 +552,7 @@ func (m *Model) addOrder(lines []Purchase) {
 		c = &customer{index: map[int32]int{}, n: int32(len(m.custs))}
 		m.customers[lines[0].Customer] = c
 		m.custs = append(m.custs, c)
+		m.custItems = append(m.custItems, 0)
 	}
 	if t > c.last {
 		c.last = t
@@ -579,6 +590,7 @@ func (m *Model) addOrder(lines []Purchase) {
 		m.buyers[l.p] = append(m.buyers[l.p], c.n)
 		c.index[l.p] = len(c.items)
 		c.items = append(c.items, custItem{prod: l.p, orders: 1, qty: l.qty, first: t, last: t, decayed: decayTerm(t)})
+		m.custItems[c.n]++
 		fresh = append(fresh, l.p)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,6 +51,7 @@ type Pick struct {
 // strategy (or blend component) that chose it.
 type cand struct {
 	p     int32
+	f     int32 // in blend, the index of its features
 	score float64
 	from  int32
 	n     int32 // for peer candidates, how many peers bought it
@@ -253,7 +255,8 @@ func (q *query) history() ([]custItem, []float64) {
 	if q.histOK {
 		return q.hist, q.histW
 	}
-	items := slices.Clone(q.c.items)
+	items := append(q.m.histBuf[:0], q.c.items...)
+	q.m.histBuf = items
 	slices.SortFunc(items, func(a, b custItem) int {
 		if a.last != b.last {
 			if a.last > b.last {
@@ -266,7 +269,12 @@ func (q *query) history() ([]custItem, []float64) {
 	if len(items) > q.m.opts.MaxHistory {
 		items = items[:q.m.opts.MaxHistory]
 	}
-	ws := make([]float64, len(items))
+	ws := q.m.histW[:0]
+	if cap(ws) < len(items) {
+		ws = make([]float64, len(items))
+	}
+	ws = ws[:len(items)]
+	q.m.histW = ws
 	hl := q.m.opts.RecencyHalfLife.Seconds()
 	for k, it := range items {
 		age := math.Max(float64(q.now-it.last), 0)
@@ -323,7 +331,7 @@ func (q *query) peers() *scores {
 		m.overlap = make([]float64, len(m.custs))
 	}
 	overlap := m.overlap
-	var touched []int32
+	touched := m.peerCs[:0]
 	for _, it := range items {
 		for _, v := range m.buyers[it.prod] {
 			if v == q.c.n {
@@ -335,17 +343,29 @@ func (q *query) peers() *scores {
 			overlap[v]++
 		}
 	}
-	type peer struct {
-		v   int32
-		sim float64
-	}
-	ps := make([]peer, 0, len(touched))
+	m.peerCs = touched
+	// The Peers best by similarity, best first (ties by index), kept in
+	// order as the touched customers are scanned.
 	nu := float64(len(q.c.items))
+	k := m.opts.Peers
+	ps := m.peerBuf[:0]
 	for _, v := range touched {
-		ps = append(ps, peer{v, overlap[v] / math.Sqrt(nu*float64(len(m.custs[v].items)))})
+		p := peer{v, overlap[v] / math.Sqrt(nu*float64(m.custItems[v]))}
 		overlap[v] = 0
+		if len(ps) == k && !p.better(ps[k-1]) {
+			continue
+		}
+		i := len(ps)
+		for i > 0 && p.better(ps[i-1]) {
+			i--
+		}
+		if len(ps) < k {
+			ps = append(ps, peer{})
+		}
+		copy(ps[i+1:], ps[i:len(ps)-1])
+		ps[i] = p
 	}
-	ps = topN(ps, m.opts.Peers, func(a, b peer) bool { return a.sim > b.sim || (a.sim == b.sim && a.v < b.v) })
+	m.peerBuf = ps
 	hl := m.opts.PeerHalfLife.Seconds()
 	for _, p := range ps {
 		for _, it := range m.custs[p.v].items {
@@ -355,6 +375,14 @@ func (q *query) peers() *scores {
 	}
 	return s
 }
+
+// peer is a similar customer (dense index) and their similarity.
+type peer struct {
+	v   int32
+	sim float64
+}
+
+func (a peer) better(b peer) bool { return a.sim > b.sim || (a.sim == b.sim && a.v < b.v) }
 
 // minProductGaps is how many repeat purchases (by anyone) a product needs
 // before its typical interval is trusted.
@@ -496,38 +524,58 @@ func (q *query) picks(cs []cand) []Pick {
 // reason explains a pick in words.
 func (q *query) reason(c cand) string {
 	m := q.m
+	b := text(m.textBuf[:0])
 	switch c.kind {
 	case peersKind:
-		return fmt.Sprintf("bought lately by %s who buy what you buy", plural(int(c.n), "customer"))
+		b = b.s("bought lately by ").n(int(c.n), "customer").s(" who buy what you buy")
 	case CrossSell:
 		n := int(m.rows[c.from][c.p].custN)
-		return fmt.Sprintf("bought together with %s by %s", m.title(c.from), plural(n, "customer"))
+		b = b.s("bought together with ").s(m.title(c.from)).s(" by ").n(n, "customer")
 	case Upsell:
 		n := int(m.rows[c.from][c.p].custN)
-		return fmt.Sprintf("a step up from %s in %s, chosen by %s who bought it", m.title(c.from),
-			m.catalog[m.prods[c.p].id].Category, plural(n, "customer"))
+		b = b.s("a step up from ").s(m.title(c.from)).s(" in ").s(m.catalog[m.prods[c.p].id].Category).s(", chosen by ").
+			n(n, "customer").s(" who bought it")
 	case Replenish:
 		it := q.c.items[q.c.index[c.p]]
 		ago := int(math.Round(float64(q.now-it.last) / 86400))
+		b = b.s("bought ").n(int(it.orders), "time")
 		if iv, ok := q.interval(it); ok {
-			return fmt.Sprintf("bought %s, about every %s; last %s ago", plural(int(it.orders), "time"),
-				plural(int(math.Round(iv)), "day"), plural(ago, "day"))
+			b = b.s(", about every ").n(int(math.Round(iv)), "day")
 		}
-		return fmt.Sprintf("bought %s; last %s ago", plural(int(it.orders), "time"), plural(ago, "day"))
+		b = b.s("; last ").n(ago, "day").s(" ago")
 	case tasteKind:
 		return q.tasteReason(c.p)
 	case newKind:
 		ps := &m.prods[c.p]
 		days := int(math.Max(float64(q.now-ps.first), 0) / 86400)
-		return fmt.Sprintf("new this season: first sold %s ago, in %s since", plural(days, "day"), plural(int(ps.orders), "order"))
+		b = b.s("new this season: first sold ").n(days, "day").s(" ago, in ").n(int(ps.orders), "order").s(" since")
 	case Popular:
 		w := int64(m.opts.PopularWindow.Hours() / 24)
 		if n := m.prods[c.p].recentOrders(dayOf(q.now), w); n > 0 {
-			return fmt.Sprintf("a bestseller: in %s in the last %d days", plural(n, "order"), w)
+			b = append(strconv.AppendInt(b.s("a bestseller: in ").n(n, "order").s(" in the last "), w, 10), " days"...)
+		} else {
+			b = b.s("a bestseller: in ").n(int(m.prods[c.p].orders), "order")
 		}
-		return fmt.Sprintf("a bestseller: in %s", plural(int(m.prods[c.p].orders), "order"))
+	default:
+		return ""
 	}
-	return ""
+	m.textBuf = b
+	return string(b)
+}
+
+// text builds a reason in a reused buffer.
+type text []byte
+
+func (b text) s(x string) text { return append(b, x...) }
+
+// n appends plural(n, unit).
+func (b text) n(n int, unit string) text {
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(append(b, ' '), unit...)
+	if n != 1 {
+		b = append(b, 's')
+	}
+	return b
 }
 
 // title is a product's title, or its id when the catalog has none.
@@ -537,11 +585,4 @@ func (m *Model) title(p int32) string {
 		return pr.Title
 	}
 	return fmt.Sprintf("product %d", id)
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -340,4 +341,57 @@ func TestMetrics(t *testing.T) {
 	if got.hits != 2 || math.Abs(got.recall-2.0/3) > 1e-12 || math.Abs(got.ndcg-dcg/idcg) > 1e-12 {
 		t.Errorf("metrics = %+v, want hits 2, recall 2/3, ndcg %v", got, dcg/idcg)
 	}
+}
+
+// TestConcurrentUse asks many goroutines for picks, first alone, then while
+// orders and catalog changes arrive (run with -race): Recommend's reused
+// buffers must not leak between calls, so each answer equals the one asked
+// alone until the model changes, and every pick keeps a reason after.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	h := coStore().history()
+	m := Train(h, Options{})
+	custs := []int64{10, 20, 99}
+	want := map[int64][]Pick{}
+	for _, c := range custs {
+		want[c] = recommend(t, m, Request{Customer: c, Strategy: Blend, AllowRepeats: true})
+	}
+	run := func(check bool) {
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 100 {
+					c := custs[(g+i)%3]
+					ps, err := m.Recommend(Request{Customer: c, Strategy: Blend, AllowRepeats: true})
+					if err != nil || (check && !slices.Equal(ps, want[c])) {
+						t.Errorf("customer %d: %v (%v), want %v", c, ps, err, want[c])
+						return
+					}
+					for _, st := range Strategies {
+						ps, err := m.Recommend(Request{Customer: c + int64(i%2), Strategy: st})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						for _, p := range ps {
+							if p.Reason == "" {
+								t.Errorf("%s: pick %+v without a reason", st, p)
+							}
+						}
+					}
+				}
+			})
+		}
+		if !check {
+			wg.Go(func() {
+				for i := range 50 {
+					m.AddOrder([]Purchase{{Customer: 500 + int64(i), Order: 5000 + int64(i), Product: int64(1 + i%4), At: t0.Add(-day24), Quantity: 1}})
+					m.SetProduct(Product{ID: 4, Title: "TEAPOT", Category: "TEAPOT", PriceMinor: 900 + int64(i), InStock: true})
+				}
+			})
+		}
+		wg.Wait()
+	}
+	run(true)
+	run(false)
 }
