@@ -6,18 +6,26 @@ package recs
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/remarket/remarket/internal/recommend"
 	"github.com/remarket/remarket/internal/store"
 )
 
+// DB is what the service reads from: a pool, which can open the
+// read-only snapshots a refresh reads in.
+type DB interface {
+	store.DB
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
 // Service answers recommendation requests for any store.
 type Service struct {
-	DB   store.DB
+	DB   DB
 	Opts recommend.Options
 	// CheckEvery bounds how often a store's orders are checked for changes.
 	CheckEvery time.Duration
@@ -29,15 +37,19 @@ type Service struct {
 type entry struct {
 	mu      sync.Mutex
 	model   *recommend.Model
-	mark    watermark
 	checked time.Time
+	// horizon: every order and product change committed by a transaction
+	// older than this has reached the model (see store.ChangeHorizon).
+	horizon uint64
+	// seen holds the orders written at or after the horizon that the model
+	// has taken in, with the transaction that last wrote them and whether
+	// they added purchases, so that reading them again changes nothing.
+	seen map[int64]seenOrder
 }
 
-// watermark identifies the orders and catalog a model has seen.
-type watermark struct {
-	maxID           int64     // newest order
-	ordersUpdated   time.Time // last change to any order (refunds, cancellations)
-	productsUpdated time.Time // last change to the catalog (stock, prices)
+type seenOrder struct {
+	changed   uint64
+	purchases bool
 }
 
 // Recommend returns picks for one customer of a store.
@@ -70,28 +82,77 @@ func (s *Service) Rebuild(ctx context.Context, storeID int64) (*recommend.Model,
 	return e.model, err
 }
 
-// refresh brings e up to the store's current state: new orders are added
-// to the model as a live store's would be, catalog changes are applied, and
-// anything else (first use, refunds or cancellations of seen orders, or a
-// forced rebuild) trains it again.
+// refresh brings e up to the store's committed state, in one snapshot: new
+// orders are added to the model as a live store's would be, catalog changes
+// are applied, and anything else (first use, a change to an order the model
+// counted, such as a refund or a cancellation, or a forced rebuild) trains
+// it again.
 func (s *Service) refresh(ctx context.Context, storeID int64, e *entry, rebuild bool) error {
-	mark, err := current(ctx, s.DB, storeID)
+	err := pgx.BeginTxFunc(ctx, s.DB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		h, err := store.ChangeHorizon(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if !rebuild && e.model != nil {
+			changes, err := store.OrdersChangedSince(ctx, tx, storeID, e.horizon)
+			if err != nil {
+				return err
+			}
+			if fresh, ok := e.newOrders(changes); ok {
+				bought, err := s.addNew(ctx, tx, storeID, e, fresh)
+				if err == nil {
+					e.remember(changes, bought, h)
+				}
+				return err
+			}
+		}
+		return s.load(ctx, tx, storeID, e, h)
+	})
 	if err != nil {
 		return err
 	}
-	switch {
-	case rebuild || e.model == nil || !onlyNewOrders(ctx, s.DB, storeID, e.mark):
-		err = s.load(ctx, storeID, e)
-	default:
-		if err = s.setProducts(ctx, storeID, e, e.mark.productsUpdated); err == nil && mark.maxID > e.mark.maxID {
-			err = s.addNew(ctx, storeID, e, mark.maxID)
+	e.checked = time.Now()
+	return nil
+}
+
+// newOrders picks from the orders written since the horizon those the model
+// has not taken in. ok is false when one of them changed an order the model
+// counted: it does not take purchases back, so it must be trained again.
+func (e *entry) newOrders(changes []store.OrderChange) (fresh []int64, ok bool) {
+	for _, c := range changes {
+		seen, had := e.seen[c.ID]
+		switch {
+		case had && seen.changed == c.Changed:
+			// Read before: nothing new.
+		case had && !seen.purchases, !had && c.Created >= e.horizon:
+			// New since the horizon, or seen but not yet a purchase (an
+			// order that was pending and is now paid).
+			fresh = append(fresh, c.ID)
+		default:
+			return nil, false
 		}
 	}
-	if err != nil {
-		return err
+	return fresh, true
+}
+
+// remember records what the model has taken in (bought: the orders that
+// added purchases) and moves the horizon: orders written before it will not
+// be read again.
+func (e *entry) remember(changes []store.OrderChange, bought map[int64]bool, horizon uint64) {
+	if e.seen == nil {
+		e.seen = map[int64]seenOrder{}
 	}
-	e.mark, e.checked = mark, time.Now()
-	return nil
+	for _, c := range changes {
+		if o, had := e.seen[c.ID]; !had || o.changed != c.Changed {
+			e.seen[c.ID] = seenOrder{changed: c.Changed, purchases: bought[c.ID]}
+		}
+	}
+	for id, o := range e.seen {
+		if o.changed < horizon {
+			delete(e.seen, id)
+		}
+	}
+	e.horizon = horizon
 }
 
 func (s *Service) entry(storeID int64) *entry {
@@ -108,20 +169,40 @@ func (s *Service) entry(storeID int64) *entry {
 	return e
 }
 
-// load trains the model from the store's kept purchases.
-func (s *Service) load(ctx context.Context, storeID int64, e *entry) error {
-	h, err := LoadHistory(ctx, s.DB, storeID)
+// load trains the model from the store's kept purchases as of the snapshot
+// whose horizon is h, and remembers which orders written since h it holds.
+func (s *Service) load(ctx context.Context, db store.DB, storeID int64, e *entry, h uint64) error {
+	hist, err := LoadHistory(ctx, db, storeID)
 	if err != nil {
 		return err
 	}
-	e.model = recommend.Train(h, s.Opts)
+	changes, err := store.OrdersChangedSince(ctx, db, storeID, h)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(changes))
+	for i, c := range changes {
+		ids[i] = c.ID
+	}
+	bought := map[int64]bool{}
+	if len(ids) > 0 {
+		err = store.PurchasesEach(ctx, db, store.PurchasesParams{StoreID: storeID, Orders: ids}, func(p store.Purchase) error {
+			bought[p.Order] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	e.model, e.seen = recommend.Train(hist, s.Opts), nil
+	e.remember(changes, bought, h)
 	return nil
 }
 
 // LoadHistory reads a store's catalog and kept purchases.
 func LoadHistory(ctx context.Context, db store.DB, storeID int64) (recommend.History, error) {
 	h := recommend.History{Products: map[int64]recommend.Product{}}
-	err := store.ProductsEach(ctx, db, storeID, time.Time{}, func(p store.Product) error {
+	err := store.ProductsEach(ctx, db, storeID, 0, func(p store.Product) error {
 		h.Products[p.ID] = product(p)
 		return nil
 	})
@@ -135,44 +216,35 @@ func LoadHistory(ctx context.Context, db store.DB, storeID int64) (recommend.His
 	return h, err
 }
 
-// onlyNewOrders reports whether no order the model has seen changed since.
-func onlyNewOrders(ctx context.Context, db store.DB, storeID int64, mark watermark) bool {
-	var changed bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM orders WHERE store_id = $1 AND updated_at > $2 AND id <= $3)`,
-		storeID, mark.ordersUpdated, mark.maxID).Scan(&changed)
-	return err == nil && !changed
-}
-
-// setProducts tells the model about products created or changed since: new
-// products, stock and prices.
-func (s *Service) setProducts(ctx context.Context, storeID int64, e *entry, since time.Time) error {
-	return store.ProductsEach(ctx, s.DB, storeID, since, func(p store.Product) error {
+// addNew applies the catalog changes since the horizon and feeds the new
+// orders to the model, order by order. It returns the orders that added
+// purchases.
+func (s *Service) addNew(ctx context.Context, db store.DB, storeID int64, e *entry, orders []int64) (map[int64]bool, error) {
+	err := store.ProductsEach(ctx, db, storeID, e.horizon, func(p store.Product) error {
 		e.model.SetProduct(product(p))
 		return nil
 	})
-}
-
-// addNew feeds the orders after the watermark, up to upTo, to the model
-// order by order; the bound keeps an order committed meanwhile for the next
-// refresh instead of adding it twice.
-func (s *Service) addNew(ctx context.Context, storeID int64, e *entry, upTo int64) error {
+	if err != nil || len(orders) == 0 {
+		return nil, err
+	}
+	bought := map[int64]bool{}
 	var lines []recommend.Purchase
 	flush := func() {
 		if len(lines) > 0 {
 			e.model.AddOrder(lines)
+			bought[lines[0].Order] = true
 			lines = nil
 		}
 	}
-	err := store.PurchasesEach(ctx, s.DB, store.PurchasesParams{StoreID: storeID, AfterOrder: e.mark.maxID, UpToOrder: upTo},
-		func(p store.Purchase) error {
-			if len(lines) > 0 && lines[0].Order != p.Order {
-				flush()
-			}
-			lines = append(lines, purchase(p))
-			return nil
-		})
+	err = store.PurchasesEach(ctx, db, store.PurchasesParams{StoreID: storeID, Orders: orders}, func(p store.Purchase) error {
+		if len(lines) > 0 && lines[0].Order != p.Order {
+			flush()
+		}
+		lines = append(lines, purchase(p))
+		return nil
+	})
 	flush()
-	return err
+	return bought, err
 }
 
 func product(p store.Product) recommend.Product {
@@ -196,24 +268,4 @@ func ProductType(category, title string) string {
 		return title[i+1:]
 	}
 	return title
-}
-
-// current reads the store's watermark from the updated_at indexes.
-func current(ctx context.Context, db store.DB, storeID int64) (watermark, error) {
-	var w watermark
-	var ou, pu *time.Time
-	err := db.QueryRow(ctx, `SELECT
-    COALESCE((SELECT id FROM orders WHERE store_id = $1 ORDER BY id DESC LIMIT 1), 0),
-    (SELECT max(updated_at) FROM orders WHERE store_id = $1),
-    (SELECT max(updated_at) FROM products WHERE store_id = $1)`, storeID).Scan(&w.maxID, &ou, &pu)
-	if err != nil {
-		return w, fmt.Errorf("check orders of store %d: %w", storeID, err)
-	}
-	if ou != nil {
-		w.ordersUpdated = *ou
-	}
-	if pu != nil {
-		w.productsUpdated = *pu
-	}
-	return w, nil
 }

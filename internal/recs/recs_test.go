@@ -82,3 +82,77 @@ func TestModelStaysCurrent(t *testing.T) {
 		t.Errorf("an out-of-stock mug is still recommended: %v", got)
 	}
 }
+
+// TestLateCommitIsNotMissed: an order whose transaction began first (lower
+// id, older timestamps) but commits after a later one was already seen by
+// the model still reaches it, without a retrain.
+func TestLateCommitIsNotMissed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "l", Platform: "generic", Domain: "l.example", WebhookSecret: "x", Timezone: "UTC", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	order := func(db store.DB, id, customer string, products ...string) {
+		t.Helper()
+		o := &shop.Order{ExternalID: id, Customer: &shop.Customer{ExternalID: customer}, Currency: "EUR", Status: shop.OrderPaid, PlacedAt: at, UpdatedAt: at}
+		for i, p := range products {
+			o.Lines = append(o.Lines, shop.LineItem{ExternalID: fmt.Sprint(i + 1), ProductID: p, Title: "T " + p, Quantity: 1, UnitPriceMinor: 100})
+		}
+		at = at.Add(time.Hour)
+		if err := store.OrderUpsert(ctx, db, st.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		order(pool, fmt.Sprint("o", i), fmt.Sprint("c", i), "tea", "mug", "pot")
+	}
+	order(pool, "a0", "amy", "tea")
+	order(pool, "b0", "bob", "tea")
+	svc := &Service{DB: pool, Opts: recommend.DefaultOptions}
+	owns := func(customer, product string) bool {
+		t.Helper()
+		cu, err := store.CustomerFind(ctx, pool, st.ID, customer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := svc.Recommend(ctx, st.ID, recommend.Request{Customer: cu.ID, Strategy: recommend.CrossSell, K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			pr, _ := store.ProductsByID(ctx, pool, []int64{p.Product})
+			if pr[p.Product].ExternalID == product {
+				return false
+			}
+		}
+		return true
+	}
+	if owns("amy", "mug") || owns("bob", "pot") {
+		t.Fatal("the model already thinks amy owns the mug or bob the pot")
+	}
+	model, _ := svc.Model(ctx, st.ID)
+
+	// Amy's mug order begins first and stays open; Bob's pot order commits.
+	late, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Rollback(ctx) //nolint:errcheck
+	order(late, "a1", "amy", "mug")
+	order(pool, "b1", "bob", "pot")
+	if !owns("bob", "pot") || owns("amy", "mug") {
+		t.Fatal("after bob's order, the model should know his pot and not yet amy's mug")
+	}
+	if err := late.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !owns("amy", "mug") {
+		t.Error("amy's mug order, committed late, never reached the model")
+	}
+	if m, _ := svc.Model(ctx, st.ID); m != model {
+		t.Error("the model was trained again; new orders should be added to it")
+	}
+}

@@ -17,26 +17,27 @@ type Purchase struct {
 // purchasesSQL lists what customers bought and kept, in time order;
 // refunded units and cancelled or test orders are left out, so they never
 // count as purchases. $2 limits it to one customer, $3 and $4 to a range of
-// order ids.
+// order ids, $5 to a list of them.
 const purchasesSQL = `SELECT o.customer_id, o.id, l.product_id, o.placed_at, l.quantity - l.refunded_quantity, l.unit_price_minor
 FROM orders o JOIN order_lines l ON l.order_id = o.id
 WHERE o.store_id = $1 AND o.customer_id IS NOT NULL AND l.product_id IS NOT NULL
   AND o.status IN ('paid', 'partially_refunded') AND NOT o.test AND l.quantity > l.refunded_quantity
-  AND ($2 = 0 OR o.customer_id = $2) AND o.id > $3 AND ($4 = 0 OR o.id <= $4)
+  AND ($2 = 0 OR o.customer_id = $2) AND o.id > $3 AND ($4 = 0 OR o.id <= $4) AND ($5::bigint[] IS NULL OR o.id = ANY($5))
 ORDER BY o.placed_at, o.id, l.id`
 
 // PurchasesParams selects purchases.
 type PurchasesParams struct {
 	StoreID    int64
-	CustomerID int64 // 0: every customer
-	AfterOrder int64 // only orders with a higher id (the ones a model has not seen)
-	UpToOrder  int64 // and no higher than this one (0: no bound)
+	CustomerID int64   // 0: every customer
+	AfterOrder int64   // only orders with a higher id (the ones a model has not seen)
+	UpToOrder  int64   // and no higher than this one (0: no bound)
+	Orders     []int64 // only these orders (nil: any)
 }
 
 // PurchasesEach streams a store's kept purchases in time order, an order's
 // lines together.
 func PurchasesEach(ctx context.Context, db DB, p PurchasesParams, fn func(Purchase) error) error {
-	rows, err := db.Query(ctx, purchasesSQL, p.StoreID, p.CustomerID, p.AfterOrder, p.UpToOrder)
+	rows, err := db.Query(ctx, purchasesSQL, p.StoreID, p.CustomerID, p.AfterOrder, p.UpToOrder, p.Orders)
 	if err != nil {
 		return fmt.Errorf("list purchases: %w", err)
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/remarket/remarket/internal/shop"
 )
@@ -100,9 +99,11 @@ func ProductsByID(ctx context.Context, db DB, ids []int64) (map[int64]Product, e
 	return out, rows.Err()
 }
 
-// ProductsEach streams a store's products changed after since (zero: all).
-func ProductsEach(ctx context.Context, db DB, storeID int64, since time.Time, fn func(Product) error) error {
-	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1 AND updated_at > $2 ORDER BY id`, storeID, since)
+// ProductsEach streams a store's products written by transactions at or
+// after the horizon sinceXID (see ChangeHorizon; 0: all of them).
+func ProductsEach(ctx context.Context, db DB, storeID int64, sinceXID uint64, fn func(Product) error) error {
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1 AND changed_xid >= $2::bigint::text::xid8 ORDER BY id`,
+		storeID, sinceXID)
 	if err != nil {
 		return fmt.Errorf("list products: %w", err)
 	}
