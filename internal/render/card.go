@@ -8,70 +8,127 @@ import (
 	"sync"
 )
 
-// cardKey is what a product card shows: everything but the reason, which
-// is the customer's own.
+// Parts of an email that are the same for many recipients are rendered once
+// and kept: a product's card (everything but the customer's reason) and the
+// store's own pieces (header, the footer's address). A campaign shows the
+// same products and the same store to thousands of customers, and executing
+// a template's escaped actions costs more per message than sending it.
+//
+// What a kept part may show is fixed by the data it is given, not by trust
+// in the template: a card gets the product without its reason, a store part
+// a StoreView, which holds nothing about the customer.
+
+// StoreView is what a store part sees: {{storePart "header" .}} renders the
+// template "header" with the store and its shop link only.
+type StoreView struct {
+	Store Store
+	Links ShopLinks
+}
+
+// ShopLinks are the links a store part may show.
+type ShopLinks struct {
+	Shop string
+}
+
+// cardKey is what a product card shows.
 type cardKey struct {
 	Title, URL, ImageURL string
 	Price                Money
 }
 
-// maxCards bounds the cards kept per template set; past it the cache starts
+// maxParts bounds the parts kept per template set; past it the cache starts
 // again, so a huge catalog costs memory only up to this.
-const maxCards = 4096
+const maxParts = 4096
 
 // executor is an html/template or text/template set.
 type executor interface {
 	ExecuteTemplate(w io.Writer, name string, data any) error
 }
 
-// cardCache renders each product's card (the "product-card" template) once
-// per template set, that is per email, part and locale. A campaign
-// recommends the same products to many customers, and executing a
-// template's dozen escaped actions costs more than sending the message.
-type cardCache struct {
+// partKey names a kept part: the template and the (comparable) data.
+type partKey struct {
+	name string
+	data any
+}
+
+// partCache keeps rendered parts of one template set, that is per email,
+// body (HTML or text) and locale.
+type partCache struct {
 	set executor
 
 	mu    sync.RWMutex
-	cards map[cardKey]string
+	parts map[partKey]string
 }
 
-func newCardCache(set executor) *cardCache {
-	return &cardCache{set: set, cards: map[cardKey]string{}}
+func newPartCache(set executor) *partCache {
+	return &partCache{set: set, parts: map[partKey]string{}}
 }
 
-// render returns p's card, rendered by the template set itself (so escaped
-// exactly as inline actions would be).
-func (c *cardCache) render(p Product) (string, error) {
-	k := cardKey{Title: p.Title, URL: p.URL, ImageURL: p.ImageURL, Price: p.Price}
+// render returns template name executed with data, rendered by the
+// template set itself (so escaped exactly as inline actions would be).
+// data must be comparable.
+func (c *partCache) render(name string, data any) (string, error) {
+	k := partKey{name, data}
 	c.mu.RLock()
-	s, ok := c.cards[k]
+	s, ok := c.parts[k]
 	c.mu.RUnlock()
 	if ok {
 		return s, nil
 	}
 	var b strings.Builder
-	p.Reason = "" // the card is shared, so it must not show the reason
-	if err := c.set.ExecuteTemplate(&b, "product-card", p); err != nil {
-		return "", fmt.Errorf("card: %w", err)
+	if err := c.set.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	s = b.String()
 	c.mu.Lock()
-	if len(c.cards) >= maxCards {
-		clear(c.cards)
+	if len(c.parts) >= maxParts {
+		clear(c.parts)
 	}
-	c.cards[k] = s
+	c.parts[k] = s
 	c.mu.Unlock()
 	return s, nil
 }
 
-// htmlCard is {{card .}} in HTML templates: the card is html/template's own
-// output, so it is safe HTML.
-func (c *cardCache) htmlCard(p Product) (htmltemplate.HTML, error) {
-	s, err := c.render(p)
-	return htmltemplate.HTML(s), err //nolint:gosec // rendered and escaped by html/template
+// card is {{card .}}: product p's "product-card", without its reason.
+func (c *partCache) card(p Product) (string, error) {
+	return c.render("product-card", cardProduct(p))
 }
 
-// noCard stands in for card while templates are parsed and checked.
-func noCard(Product) (string, error) {
-	return "", fmt.Errorf("card: not available here")
+// cardProduct is p as a card shows it: the reason is the customer's own and
+// stays outside.
+func cardProduct(p Product) Product {
+	p.Reason = ""
+	return p
+}
+
+// storePart is {{storePart NAME .}}: template NAME with the store's view of d.
+func (c *partCache) storePart(name string, d Data) (string, error) {
+	return c.render(name, StoreView{Store: d.Store, Links: ShopLinks{Shop: d.Links.Shop}})
+}
+
+// htmlFuncs are the kept-part functions for an HTML set: their output is
+// html/template's own, so it is safe HTML.
+func (c *partCache) htmlFuncs() map[string]any {
+	return map[string]any{
+		"card": func(p Product) (htmltemplate.HTML, error) {
+			s, err := c.card(p)
+			return htmltemplate.HTML(s), err //nolint:gosec // rendered and escaped by html/template
+		},
+		"storePart": func(name string, d Data) (htmltemplate.HTML, error) {
+			s, err := c.storePart(name, d)
+			return htmltemplate.HTML(s), err //nolint:gosec // rendered and escaped by html/template
+		},
+	}
+}
+
+// textFuncs are the kept-part functions for a text set.
+func (c *partCache) textFuncs() map[string]any {
+	return map[string]any{"card": c.card, "storePart": c.storePart}
+}
+
+// noCard and noStorePart stand in while templates are parsed and checked.
+func noCard(Product) (string, error) { return "", fmt.Errorf("card: not available here") }
+
+func noStorePart(string, Data) (string, error) {
+	return "", fmt.Errorf("storePart: not available here")
 }

@@ -31,6 +31,8 @@ const preheaderPad = htmltemplate.HTML("&#847;&zwnj;&nbsp;&#847;&zwnj;&nbsp;&#84
 //	preheaderPad       invisible filler after the preview text (HTML only)
 //	card P             product P's "product-card" template (without its
 //	                   reason), rendered once per product and kept: {{card .}}
+//	storePart NAME D   template NAME with D's StoreView (the store and its
+//	                   shop link), rendered once per store and kept
 func funcs(money *moneyFormatter) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
 		"money":        money.format,
@@ -40,6 +42,7 @@ func funcs(money *moneyFormatter) texttemplate.FuncMap {
 		"cta":          func(label, url string) callToAction { return callToAction{Label: label, URL: url} },
 		"preheaderPad": func() htmltemplate.HTML { return preheaderPad },
 		"card":         noCard,
+		"storePart":    noStorePart,
 	}
 }
 

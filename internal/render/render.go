@@ -235,8 +235,8 @@ func (r *Renderer) compiled(name string, tag language.Tag) (*email, error) {
 		return nil, fmt.Errorf("render %s: clone text: %w", name, err)
 	}
 	hfm, tfm := maps.Clone(fm), maps.Clone(fm)
-	hfm["card"] = newCardCache(html).htmlCard
-	tfm["card"] = newCardCache(text).render
+	maps.Copy(hfm, newPartCache(html).htmlFuncs())
+	maps.Copy(tfm, newPartCache(text).textFuncs())
 	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(hfm)), text: text.Funcs(tfm)}
 	r.byLang[k] = e
 	return e, nil
