@@ -44,6 +44,8 @@ const (
 	fQty      // repeats: ln(1 + quantity bought)
 	fShare    // repeats: share of the customer's orders that held it
 	fDecayed  // repeats: ln(1 + its orders weighted by 2^(−age/60 d))
+	fSkip     // repeats: ln(1 + the customer's orders since they last bought it)
+	fSkipRate // repeats: those orders over their orders per purchase of it (orders / its orders), at most 4
 	fCItems   // customer: ln(1 + products bought)
 	fCSince   // customer: ln(1 + days since the last order)
 	fCRepeat  // customer: share of their order lines that were repeats
@@ -57,7 +59,7 @@ type features [nFeat]float64
 // featureNames name the features for the fitting test's output.
 var featureNames = [nFeat]string{
 	"bias", "xs", "xs_sqrt", "xs_seeds", "peer", "peer_sqrt", "pop", "log7", "log30", "log_all",
-	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "p_trend", "p_trend28", "orders", "since", "due", "qty", "share", "decayed", "c_items", "c_since", "c_repeat", "c_orders", "c_due",
+	"age", "new", "cat", "price", "word", "word_max", "xs_log", "word_rec", "word_idf", "trend", "p_trend", "p_trend28", "orders", "since", "due", "qty", "share", "decayed", "skip", "skip_rate", "c_items", "c_since", "c_repeat", "c_orders", "c_due",
 }
 
 // weights are blend's two weight vectors: for products new to the
@@ -71,10 +73,13 @@ const (
 )
 
 // blendWeights are the logistic weights for products new to the customer
-// ([0]) and their own products ([1]). See TestFitBlend.
+// ([0]) and their own products ([1]), fitted on eight rolling splits of
+// the validation history: REMARKET_FIT=direct
+// REMARKET_FIT_TRAIN=S1,S2,S3,B,S5,T1,T2,T3 go test -run TestFitDirect
+// (docs/recommendations.md).
 var blendWeights = weights{
-	{fBias: -4.075, fXS: -0.2369, fXSSqrt: 1.931, fXSSeeds: -0.1518, fPeer: 0.4078, fPeerSqrt: 0.4041, fPop: -1.587, fLog7: 0.08944, fLog30: 0.3891, fLogAll: 0.01175, fAge: -0.3159, fNew: -0.3064, fCat: 0.3281, fPrice: -0.1994, fWord: -11.16, fWordMax: 0.148, fXSLog: 0.1095, fWordRec: 2.44, fWordIDF: 17.15, fTrend: 1.084, fCItems: 0.7148, fCSince: 0.1389, fCRepeat: -0.8892, fCOrders: -0.2332},
-	{fBias: -4.64, fPop: 1.041, fLog7: 0.1725, fLog30: 0.5447, fLogAll: 0.1558, fAge: 0.06197, fNew: -0.2081, fCat: 0.1231, fPrice: -0.1427, fWord: 0.2129, fWordMax: -1.804, fWordRec: 2.413, fWordIDF: 2.476, fTrend: 1.077, fOrders: 2.149, fSince: 0.09993, fDue: -0.0248, fQty: 0.2272, fShare: 0.423, fDecayed: 1.174, fCItems: 0.414, fCSince: 0.1968, fCRepeat: 0.4777, fCOrders: -0.1573},
+	{fBias: -5.109, fXS: -1.62, fXSSqrt: 4.238, fXSSeeds: -0.212, fPeer: 0.1222, fPeerSqrt: 0.6469, fPop: -1.019, fLog7: 0.03362, fLog30: -0.1018, fLogAll: 0.5216, fAge: -0.5509, fNew: -0.299, fCat: -0.2621, fPrice: -0.06147, fWord: -3.441, fWordMax: -0.462, fXSLog: -0.0296, fWordRec: 1.882, fWordIDF: 10.6, fTrend: 0.3035, fPTrend: 0.2473, fPTrend28: 0.3653, fCItems: 0.683, fCSince: 0.1959, fCRepeat: -0.8243, fCOrders: -0.07097, fCDue: -0.05017},
+	{fBias: -5.121, fPop: 1.726, fLog7: 0.3711, fLog30: 0.2899, fLogAll: 0.4398, fAge: -0.08577, fNew: -0.2165, fCat: -0.2247, fPrice: 0.2176, fWord: 1.803, fWordMax: -0.8451, fWordRec: -0.4539, fWordIDF: 2.545, fTrend: 0.2325, fPTrend: 0.3135, fPTrend28: -0.0299, fOrders: 2.016, fSince: 0.1845, fDue: -0.005616, fQty: 0.23, fShare: 0.3045, fDecayed: 1.323, fSkip: -0.2671, fSkipRate: 0.02845, fCItems: 0.4502, fCSince: 0.2037, fCRepeat: 0.3919, fCOrders: 0.0001789, fCDue: 0.08832},
 }
 
 // popCands and newCands are how many of the most popular products, and
@@ -222,9 +227,12 @@ func (q *query) blendInput() *blendInput {
 	hl := m.opts.RecencyHalfLife.Seconds()
 	n := 0
 	first := q.c.last
+	last, r := int64(math.MinInt64), 0.0
 	for _, it := range q.c.items {
 		first = min(first, it.first)
-		r := math.Exp2(-math.Max(float64(q.now-it.last), 0) / hl)
+		if it.last != last {
+			last, r = it.last, math.Exp2(-math.Max(float64(q.now-it.last), 0)/hl)
+		}
 		in.sumR += r
 		for _, w := range m.words[it.prod] {
 			in.wordN[w]++
@@ -309,6 +317,11 @@ func (q *query) repeatFeatures(f *features, it *custItem, in *blendInput) {
 	f[fQty] = math.Log1p(float64(it.qty))
 	f[fShare] = float64(it.orders) / float64(max(q.c.orders, 1))
 	f[fDecayed] = math.Log1p(it.decayedOrders(q.now))
+	ts := q.c.times
+	since, _ := slices.BinarySearch(ts, it.last+1)
+	since = len(ts) - since
+	f[fSkip] = math.Log1p(float64(since))
+	f[fSkipRate] = math.Min(float64(since)*float64(it.orders)/float64(max(q.c.orders, 1)), 4)
 }
 
 // logOdds is w·f.

@@ -251,6 +251,7 @@ type customer struct {
 	orders int32         // orders placed
 	lines  int32         // distinct products over all orders
 	repeat int32         // of lines, products bought in an earlier order
+	times  []int64       // its orders' times, unix seconds, sorted
 }
 
 // nbr is a neighbour of a product with its similarity.
@@ -558,6 +559,8 @@ func (m *Model) addOrder(lines []Purchase) {
 		c.last = t
 	}
 	c.orders++
+	k, _ := slices.BinarySearch(c.times, t)
+	c.times = slices.Insert(c.times, k, t)
 	c.lines += int32(len(prods))
 	d := dayOf(t)
 	nOld := len(c.items) // products bought before this order

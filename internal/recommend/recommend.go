@@ -368,9 +368,15 @@ func (q *query) peers() *scores {
 	m.peerBuf = ps
 	hl := m.opts.PeerHalfLife.Seconds()
 	for _, p := range ps {
+		// A customer's products bought in the same order share their last
+		// purchase time, and so their recency weight.
+		last, r := int64(math.MinInt64), 0.0
 		for _, it := range m.custs[p.v].items {
-			age := math.Max(float64(q.now-it.last), 0)
-			s.add(it.prod, p.sim*math.Exp2(-age/hl), -1)
+			if it.last != last {
+				age := math.Max(float64(q.now-it.last), 0)
+				last, r = it.last, math.Exp2(-age/hl)
+			}
+			s.add(it.prod, p.sim*r, -1)
 		}
 	}
 	return s

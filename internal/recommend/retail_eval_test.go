@@ -43,14 +43,14 @@ func TestEvaluateOnlineRetail(t *testing.T) {
 		}
 	}
 	// The target on new is reached: blend at least 1.2 × item-knn
-	// (1.25 ×). On all (target 0.85, not reached: 0.829; see the docs) blend
-	// is at least 0.82 and above the repeat baseline.
+	// (0.509 = 1.21 ×). On all (target 0.85, not reached: 0.831; see the
+	// docs) blend is at least 0.825 and above the repeat baseline.
 	knn := hit(TargetNew, BaselineItemKNN)
 	if b := hit(TargetNew, Blend); b < 1.2*knn {
 		t.Errorf("new: blend HitRate@10 = %.3f, want >= 1.2 × item-knn = %.3f", b, 1.2*knn)
 	}
-	if b, rep := hit(TargetAll, Blend), hit(TargetAll, BaselineRepeat); b < 0.82 || b <= rep {
-		t.Errorf("all: blend HitRate@10 = %.3f, want >= 0.82 and above %s (%.3f)", b, BaselineRepeat, rep)
+	if b, rep := hit(TargetAll, Blend), hit(TargetAll, BaselineRepeat); b < 0.825 || b <= rep {
+		t.Errorf("all: blend HitRate@10 = %.3f, want >= 0.825 and above %s (%.3f)", b, BaselineRepeat, rep)
 	}
 }
 
