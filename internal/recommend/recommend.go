@@ -172,7 +172,7 @@ func (q *query) allowed(p int32, repeats bool) bool {
 
 // demote applies the recently-sent penalty.
 func (q *query) demote(p int32, v float64) float64 {
-	if q.r.RecentlySent[q.m.prods[p].id] {
+	if len(q.r.RecentlySent) > 0 && q.r.RecentlySent[q.m.prods[p].id] {
 		return v * q.m.opts.SentPenalty
 	}
 	return v
@@ -332,9 +332,10 @@ func (q *query) peers() *scores {
 	}
 	overlap := m.overlap
 	touched := m.peerCs[:0]
+	self := q.c.n
 	for _, it := range items {
 		for _, v := range m.buyers[it.prod] {
-			if v == q.c.n {
+			if v == self {
 				continue
 			}
 			if overlap[v] == 0 {
