@@ -67,7 +67,7 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	}()
 	fmt.Fprintln(out, "database:", pg.Note)
 	a.cfg.DatabaseURL = pg.URL
-	pool, err := a.db(ctx)
+	pool, err := a.dbAnySchema(ctx)
 	if err != nil {
 		return err
 	}

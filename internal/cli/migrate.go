@@ -16,7 +16,7 @@ func (a *app) migrateCmd() *cobra.Command {
 		Short: "Apply River's and remarket's database migrations (idempotent)",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pool, err := a.db(cmd.Context())
+			pool, err := a.dbAnySchema(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -134,8 +134,31 @@ func (a *app) applyFlags(f *pflag.FlagSet) {
 	set("smtp-rate", &a.cfg.SMTPRate)
 }
 
-// db opens the pool once per command.
+// db opens the pool once per command, and refuses a database whose schema
+// is behind this binary.
 func (a *app) db(ctx context.Context) (*pgxpool.Pool, error) {
+	if a.pool != nil {
+		return a.pool, nil
+	}
+	pool, err := a.dbAnySchema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	behind, err := store.SchemaBehind(ctx, pool)
+	if err == nil && behind != "" {
+		err = fmt.Errorf("the database is not up to date (%s): run remarket migrate first", behind)
+	}
+	if err != nil {
+		pool.Close()
+		a.pool = nil
+		return nil, err
+	}
+	return pool, nil
+}
+
+// dbAnySchema opens the pool whatever the schema's version: for migrate,
+// and for demo, which migrates.
+func (a *app) dbAnySchema(ctx context.Context) (*pgxpool.Pool, error) {
 	if a.pool != nil {
 		return a.pool, nil
 	}

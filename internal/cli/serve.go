@@ -41,7 +41,7 @@ func (a *app) serveCmd() *cobra.Command {
 // serve runs until ctx ends (SIGINT, SIGTERM), then shuts down gracefully:
 // in-flight requests and running jobs get up to 30 s to finish.
 func (a *app) serve(ctx context.Context, role string, workers int) error {
-	pool, err := a.db(ctx)
+	pool, err := a.dbAnySchema(ctx)
 	if err != nil {
 		return err
 	}

@@ -102,3 +102,53 @@ func gooseProvider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
 }
 
 func baseName(p string) string { return path.Base(p) }
+
+// SchemaBehind says, with one query, whether the database lacks migrations
+// this binary has: a description of what is missing, or "" when it is
+// current. Commands check it before touching the database, so that an
+// upgraded binary says "run remarket migrate" instead of failing on a
+// missing column.
+func SchemaBehind(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return "", fmt.Errorf("river migrator: %w", err)
+	}
+	all := m.AllVersions()
+	wantRiver := int64(all[len(all)-1].Version)
+	wantOurs, err := newestMigration()
+	if err != nil {
+		return "", err
+	}
+	var river, ours int64
+	err = pool.QueryRow(ctx, `SELECT
+    CASE WHEN to_regclass('river_migration') IS NULL THEN 0
+         ELSE (SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main') END,
+    CASE WHEN to_regclass('goose_db_version') IS NULL THEN 0
+         ELSE (SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied) END`).Scan(&river, &ours)
+	if err != nil {
+		return "", fmt.Errorf("check the schema version: %w", err)
+	}
+	switch {
+	case ours < wantOurs:
+		return fmt.Sprintf("remarket migrations are at %d of %d", ours, wantOurs), nil
+	case river < wantRiver:
+		return fmt.Sprintf("River migrations are at %d of %d", river, wantRiver), nil
+	}
+	return "", nil
+}
+
+// newestMigration is the highest version among the embedded migrations.
+func newestMigration() (int64, error) {
+	entries, err := migrations.FS.ReadDir(".")
+	if err != nil {
+		return 0, fmt.Errorf("read migrations: %w", err)
+	}
+	var newest int64
+	for _, e := range entries {
+		var v int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v > newest {
+			newest = v
+		}
+	}
+	return newest, nil
+}
