@@ -335,7 +335,7 @@ func logOdds(w, f *features) float64 {
 
 // Feature groups, for the reason of a pick: the group that adds most to
 // its log-odds names the component.
-var labelGroups = []struct {
+var labelGroups = [...]struct {
 	idx  []int
 	kind string
 }{
@@ -346,21 +346,54 @@ var labelGroups = []struct {
 	{[]int{fWord, fWordMax, fWordRec, fWordIDF, fCat}, tasteKind},
 }
 
-// label names the component that contributed most to a new product's
-// log-odds (relative to a product with zero features); Popular when none
-// adds anything.
-func label(w, f *features) string {
-	best, kind := 0.0, Popular
-	for _, g := range labelGroups {
-		v := 0.0
+// groupScores are the contributions of each label group to a log-odds.
+type groupScores [len(labelGroups)]float64
+
+func contributions(w, f *features) groupScores {
+	var out groupScores
+	for gi, g := range labelGroups {
 		for _, i := range g.idx {
-			v += w[i] * f[i]
+			out[gi] += w[i] * f[i]
 		}
-		if v > best {
-			best, kind = v, g.kind
+	}
+	return out
+}
+
+// label names the component that lifts a new product most above the
+// average candidate (base): popularity adds much to every candidate's
+// log-odds, so measured from zero it would name nearly every pick, while
+// what set this one apart was often what it goes with or the customer's
+// taste. Popular when nothing stands out.
+func label(w, f *features, base *groupScores) string {
+	best, kind := 0.0, Popular
+	for gi, v := range contributions(w, f) {
+		if v -= base[gi]; v > best {
+			best, kind = v, labelGroups[gi].kind
 		}
 	}
 	return kind
+}
+
+// meanContributions averages the group contributions over the new-product
+// candidates: the base that label measures from.
+func meanContributions(w *features, cs []cand, fs []features) groupScores {
+	var sum groupScores
+	n := 0
+	for k, c := range cs {
+		if c.kind == Replenish {
+			continue
+		}
+		for gi, v := range contributions(w, &fs[k]) {
+			sum[gi] += v
+		}
+		n++
+	}
+	if n > 0 {
+		for gi := range sum {
+			sum[gi] /= float64(n)
+		}
+	}
+	return sum
 }
 
 // tasteKind labels blend picks chosen mostly for the words of their title
@@ -408,6 +441,7 @@ func (q *query) blend() []cand {
 		return q.popular(nil)
 	}
 	cs, fs := q.blendCands(q.r.AllowRepeats)
+	base := meanContributions(&blendWeights[wNew], cs, fs)
 	xs, ps := &q.m.scratch[0], &q.m.scratch[1]
 	// Every candidate may be recommended (blendCands filtered them): score,
 	// demote and keep the K best; only those get a label.
@@ -432,7 +466,7 @@ func (q *query) blend() []cand {
 		if c.kind == Replenish {
 			continue
 		}
-		c.kind = label(&blendWeights[wNew], &fs[c.f])
+		c.kind = label(&blendWeights[wNew], &fs[c.f], &base)
 		switch c.kind {
 		case CrossSell:
 			c.from = xs.from[c.p]
