@@ -171,8 +171,11 @@ func (s *Service) sendOne(ctx context.Context, st store.Store, row store.Send, c
 }
 
 // giveBack returns claimed rows to the queue and the error to River, which
-// retries the job with backoff.
+// retries the job with backoff. It runs even when the job's context ended
+// (a timeout, a shutdown): rows left "sending" would wait five minutes and
+// then count as "may have been delivered" although they never went.
 func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause error) error {
+	ctx = context.WithoutCancel(ctx)
 	for _, r := range rows {
 		if err := store.SendFinish(ctx, s.DB, r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()}); err != nil {
 			return errors.Join(cause, err)

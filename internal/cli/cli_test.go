@@ -155,6 +155,14 @@ func TestSchemaBehindSaysMigrate(t *testing.T) {
 	if r := run(t, env, "migrate", "--status"); r.code != 0 {
 		t.Fatalf("migrate --status on an old schema: %+v", r)
 	}
+	// A database that was never migrated has no version tables at all.
+	if _, err := pool.Exec(ctx, `DROP TABLE goose_db_version, river_migration`); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, env, "store", "list")
+	if r.code != ExitError || !strings.Contains(r.stderr, "at 0 of") || !strings.Contains(r.stderr, "run remarket migrate first") {
+		t.Fatalf("store list on a new database: %+v", r)
+	}
 }
 
 func TestInboxReplayAndReads(t *testing.T) {

@@ -38,6 +38,12 @@ type SendBatchWorker struct {
 	Log       *slog.Logger
 }
 
+// Timeout: River's default minute is too short for a hundred recipients
+// behind a send rate limit; each SMTP conversation has its own timeout.
+func (w *SendBatchWorker) Timeout(*river.Job[campaign.SendBatchArgs]) time.Duration {
+	return time.Hour
+}
+
 // Work sends the range; without SMTP it waits and retries later instead of
 // dropping the campaign.
 func (w *SendBatchWorker) Work(ctx context.Context, job *river.Job[campaign.SendBatchArgs]) error {

@@ -100,10 +100,14 @@ func (s *Service) refresh(ctx context.Context, storeID int64, e *entry, rebuild 
 			}
 			if fresh, ok := e.newOrders(changes); ok {
 				bought, err := s.addNew(ctx, tx, storeID, e, fresh)
-				if err == nil {
-					e.remember(changes, bought, h)
+				if err != nil {
+					// Some orders may be in the model already and would be
+					// added again next time: train afresh then instead.
+					e.model = nil
+					return err
 				}
-				return err
+				e.remember(changes, bought, h)
+				return nil
 			}
 		}
 		return s.load(ctx, tx, storeID, e, h)

@@ -156,3 +156,69 @@ func TestLateCommitIsNotMissed(t *testing.T) {
 		t.Error("the model was trained again; new orders should be added to it")
 	}
 }
+
+// TestSecondPartialRefundReachesTheModel: a refund that leaves the order
+// partially refunded, after another one did, still takes the product out of
+// what the customer owns.
+func TestSecondPartialRefundReachesTheModel(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "p", Platform: "generic", Domain: "p.example", WebhookSecret: "x", Timezone: "UTC", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	order := func(id, customer string, products ...string) {
+		t.Helper()
+		o := &shop.Order{ExternalID: id, Customer: &shop.Customer{ExternalID: customer}, Currency: "EUR", Status: shop.OrderPaid, PlacedAt: at, UpdatedAt: at}
+		for i, p := range products {
+			o.Lines = append(o.Lines, shop.LineItem{ExternalID: fmt.Sprint(i + 1), ProductID: p, Title: "T " + p, Quantity: 1, UnitPriceMinor: 100})
+		}
+		at = at.Add(time.Hour)
+		if err := store.OrderUpsert(ctx, pool, st.ID, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		order(fmt.Sprint("o", i), fmt.Sprint("c", i), "tea", "mug", "pot", "cup")
+	}
+	order("z1", "zoe", "tea", "mug", "pot")
+	svc := &Service{DB: pool, Opts: recommend.DefaultOptions}
+	zoe, err := store.CustomerFind(ctx, pool, st.ID, "zoe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recommended := func(product string) bool {
+		t.Helper()
+		ps, err := svc.Recommend(ctx, st.ID, recommend.Request{Customer: zoe.ID, Strategy: recommend.CrossSell, K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			pr, _ := store.ProductsByID(ctx, pool, []int64{p.Product})
+			if pr[p.Product].ExternalID == product {
+				return true
+			}
+		}
+		return false
+	}
+	refund := func(id, line string) {
+		t.Helper()
+		if err := store.RefundApply(ctx, pool, st.ID, &shop.Refund{ExternalID: id, OrderExternalID: "z1", CreatedAt: at,
+			Lines: []shop.RefundLine{{LineExternalID: line, Quantity: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recommended("mug") {
+		t.Fatal("zoe owns the mug, yet it is recommended")
+	}
+	refund("r1", "1") // the tea: the order becomes partially refunded
+	if !recommended("tea") {
+		t.Fatal("after the first refund the tea should be recommended again")
+	}
+	refund("r2", "2") // the mug: still partially refunded (the pot is kept)
+	if !recommended("mug") {
+		t.Error("after the second partial refund the mug should be recommended again")
+	}
+}

@@ -103,7 +103,7 @@ func gooseProvider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
 
 func baseName(p string) string { return path.Base(p) }
 
-// SchemaBehind says, with one query, whether the database lacks migrations
+// SchemaBehind says, with a query or three, whether the database lacks migrations
 // this binary has: a description of what is missing, or "" when it is
 // current. Commands check it before touching the database, so that an
 // upgraded binary says "run remarket migrate" instead of failing on a
@@ -119,12 +119,18 @@ func SchemaBehind(ctx context.Context, pool *pgxpool.Pool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A table that does not exist fails the whole statement that names it,
+	// so look for the two version tables first: a new database has neither.
+	var haveRiver, haveOurs bool
+	err = pool.QueryRow(ctx, `SELECT to_regclass('river_migration') IS NOT NULL, to_regclass('goose_db_version') IS NOT NULL`).
+		Scan(&haveRiver, &haveOurs)
 	var river, ours int64
-	err = pool.QueryRow(ctx, `SELECT
-    CASE WHEN to_regclass('river_migration') IS NULL THEN 0
-         ELSE (SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main') END,
-    CASE WHEN to_regclass('goose_db_version') IS NULL THEN 0
-         ELSE (SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied) END`).Scan(&river, &ours)
+	if err == nil && haveRiver {
+		err = pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM river_migration WHERE line = 'main'`).Scan(&river)
+	}
+	if err == nil && haveOurs {
+		err = pool.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&ours)
+	}
 	if err != nil {
 		return "", fmt.Errorf("check the schema version: %w", err)
 	}

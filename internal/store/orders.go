@@ -55,10 +55,17 @@ SELECT $1, $2, ol.id, x.q, $5 FROM unnest($3::text[], $4::int[]) AS x(e, q)
 JOIN order_lines ol ON ol.order_id = $6 AND ol.external_id = x.e
 ON CONFLICT DO NOTHING`
 
-const refundSumSQL = `UPDATE order_lines ol SET refunded_quantity = LEAST(ol.quantity, GREATEST(ol.refunded_quantity, r.total))
-FROM (SELECT rl.order_line_id, sum(rl.quantity)::int AS total FROM refund_lines rl
-      JOIN order_lines l ON l.id = rl.order_line_id WHERE l.order_id = $1 GROUP BY rl.order_line_id) r
-WHERE ol.id = r.order_line_id`
+// refundSumSQL raises the lines' refunded quantities to what the recorded
+// refunds add up to, and touches the order when any line changed: the
+// status may stay "partially_refunded", but whoever follows the order's
+// changes (recommendation models) must see a second partial refund too.
+const refundSumSQL = `WITH changed AS (
+    UPDATE order_lines ol SET refunded_quantity = LEAST(ol.quantity, r.total)
+    FROM (SELECT rl.order_line_id, sum(rl.quantity)::int AS total FROM refund_lines rl
+          JOIN order_lines l ON l.id = rl.order_line_id WHERE l.order_id = $1 GROUP BY rl.order_line_id) r
+    WHERE ol.id = r.order_line_id AND ol.refunded_quantity < LEAST(ol.quantity, r.total)
+    RETURNING ol.id)
+UPDATE orders SET updated_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM changed)`
 
 const refundStatusSQL = `UPDATE orders o SET status = CASE WHEN s.all_refunded THEN 'refunded' ELSE 'partially_refunded' END,
     updated_at = now()
