@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,6 +299,41 @@ func TestCancelStopsSends(t *testing.T) {
 	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
 	if p.Reasons[store.SkipCancelled] != 2 {
 		t.Errorf("progress %+v, want 2 skipped as cancelled", p)
+	}
+}
+
+// TestCancelDuringAChunk: a campaign cancelled while a worker is in the
+// middle of its claimed rows sends no more of them.
+func TestCancelDuringAChunk(t *testing.T) {
+	t.Parallel()
+	var b *bundle
+	var campaignID atomic.Int64
+	b = setup(t, smtpsink.Options{RejectData: func(string, []string) *smtp.SMTPError {
+		// The first message is accepted; meanwhile the operator cancels, and
+		// the worker's next look at the campaign comes after this.
+		if id := campaignID.Swap(0); id != 0 {
+			if err := b.svc.Cancel(context.Background(), id); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		return nil
+	}})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	campaignID.Store(c.ID)
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sink.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1: the second was claimed with the first but should not go after the cancel", n)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if p.Sent != 1 || p.Reasons[store.SkipCancelled] != 1 || p.Sending != 0 {
+		t.Errorf("progress %+v, want 1 sent and 1 skipped as cancelled", p)
 	}
 }
 

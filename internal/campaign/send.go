@@ -102,7 +102,15 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 		if err != nil {
 			return s.giveBack(ctx, todo, err)
 		}
+		stop := s.cancelWatch(ctx, camp.ID)
 		for i, r := range todo {
+			if stop() {
+				// Cancelled mid-chunk: what is left goes nowhere.
+				for _, rest := range todo[i:] {
+					done.add(rest.ID, store.SendResult{Status: "skipped", Reason: store.SkipCancelled})
+				}
+				break
+			}
 			if len(composed[i].Products) == 0 && needsProducts(camp.Template) {
 				done.add(r.ID, store.SendResult{Status: "skipped", Reason: store.SkipNothingToRecommend})
 				continue
@@ -120,6 +128,21 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 		}
 	}
 	return done.flush(ctx, s.DB)
+}
+
+// cancelWatch returns a check, cheap to call before every send, of whether
+// the campaign was cancelled: it asks the database at most every waitCheck,
+// so that a chunk sent slowly (a rate limit) stops within a moment too.
+func (s *Service) cancelWatch(ctx context.Context, id int64) func() bool {
+	checked := time.Now()
+	return func() bool {
+		if time.Since(checked) < waitCheck {
+			return false
+		}
+		checked = time.Now()
+		c, err := store.CampaignGet(ctx, s.DB, id)
+		return err == nil && c.Status == store.CampaignCancelled
+	}
 }
 
 // outcomes collects ledger results to write together.

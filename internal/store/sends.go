@@ -257,6 +257,9 @@ func SendFinishMany(ctx context.Context, db DB, ids []int64, rs []SendResult) er
 	// WAL flush: if a database crash loses it, the rows stay "sending" and
 	// SendsAbandon later marks them failed, "may have been delivered". Never
 	// a second send, so durability here is not worth a disk flush per chunk.
+	// What such a crash does lose is sent_at, which the frequency cap reads:
+	// a customer mailed in the last moments before it could get another
+	// campaign's email within the cap.
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 	b.Queue(`UPDATE sends s SET status = x.status, reason = x.reason, message_id = x.msg, products = x.products::bigint[],
