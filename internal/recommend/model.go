@@ -87,15 +87,6 @@ type Options struct {
 	// PopularWindow is the window the bestseller reason counts orders in
 	// (at most 128 days, the daily counts a product keeps).
 	PopularWindow time.Duration
-	// PopularPrior is unused.
-	//
-	// Deprecated: blend's learned weights (docs/recommendations.md) replaced
-	// the hand-set mix.
-	PopularPrior float64
-	// PopularMix is unused.
-	//
-	// Deprecated: as PopularPrior.
-	PopularMix float64
 	// PeerMix turns blend's "customers like you" component (products bought
 	// recently by the Peers customers whose purchases overlap most) on when
 	// positive, off when negative; its weight is learned.
@@ -107,11 +98,6 @@ type Options struct {
 	// SentPenalty multiplies the score of a product recommended to the
 	// customer recently (Request.RecentlySent).
 	SentPenalty float64
-	// RepeatShare is unused: with AllowRepeats, blend ranks the customer's
-	// own products and new ones in one learned ranking.
-	//
-	// Deprecated: as PopularPrior.
-	RepeatShare float64
 }
 
 // DefaultOptions are the tuned defaults.
@@ -128,13 +114,10 @@ var DefaultOptions = Options{
 	RecencyHalfLife: 60 * day,
 	PopularHalfLife: 14 * day,
 	PopularWindow:   30 * day,
-	PopularPrior:    0.3,
-	PopularMix:      0.1,
 	PeerMix:         3,
 	Peers:           20,
 	PeerHalfLife:    60 * day,
 	SentPenalty:     0.25,
-	RepeatShare:     0.8,
 }
 
 const day = 24 * time.Hour
@@ -163,15 +146,12 @@ func (o Options) withDefaults() Options {
 	setf(&o.SizeExp, d.SizeExp)
 	setf(&o.Alpha, d.Alpha)
 	setf(&o.OrderWeight, d.OrderWeight)
-	setf(&o.PopularPrior, d.PopularPrior)
-	setf(&o.PopularMix, d.PopularMix)
 	setf(&o.PeerMix, d.PeerMix)
 	set(&o.PeerHalfLife, d.PeerHalfLife)
 	if o.Peers <= 0 {
 		o.Peers = d.Peers
 	}
 	setf(&o.SentPenalty, d.SentPenalty)
-	setf(&o.RepeatShare, d.RepeatShare)
 	if o.Neighbours <= 0 {
 		o.Neighbours = d.Neighbours
 	}
