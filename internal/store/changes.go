@@ -21,6 +21,8 @@ func ChangeHorizon(ctx context.Context, db DB) (uint64, error) {
 
 // OrderChange is an order written at or after a horizon: by the transaction
 // that created it (Created) and the one that last changed it (Changed).
+// Every statement that writes orders must set changed_xid =
+// pg_current_xact_id() (inserts get it by default).
 type OrderChange struct {
 	ID               int64
 	Created, Changed uint64
