@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/wneessen/go-mail"
 
 	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/importer"
 	"github.com/remarket/remarket/internal/mailer"
 	"github.com/remarket/remarket/internal/recommend"
 	"github.com/remarket/remarket/internal/recs"
@@ -37,10 +39,12 @@ import (
 // connections with the same options, in the same run. It also reports CPU
 // time per email (this process, and PostgreSQL's beside it) and the
 // process's peak resident memory. REMARKET_BENCH_RECIPIENTS sets the
-// campaign's size (default 3,000).
+// campaign's size (default 3,000); REMARKET_BENCH_DATA=online-retail sends
+// instead to every customer of the real Online Retail data, with its catalog.
 //
 //	go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x
 //	REMARKET_BENCH_RECIPIENTS=200000 go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x -timeout 30m
+//	REMARKET_BENCH_DATA=online-retail go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x
 func BenchmarkCampaignSend(b *testing.B) {
 	recipients, conns := 3000, 16
 	if n, err := strconv.Atoi(os.Getenv("REMARKET_BENCH_RECIPIENTS")); err == nil && n > 0 {
@@ -53,7 +57,12 @@ func BenchmarkCampaignSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	seedCustomers(b, pool, st.ID, recipients)
+	sample := "c1@example.com"
+	if os.Getenv("REMARKET_BENCH_DATA") == "online-retail" {
+		recipients, sample = seedOnlineRetail(b, pool, st.ID)
+	} else {
+		seedCustomers(b, pool, st.ID, recipients)
+	}
 	sink, err := smtpsink.StartWith("127.0.0.1:0", smtpsink.Options{Discard: true})
 	if err != nil {
 		b.Fatal(err)
@@ -77,7 +86,7 @@ func BenchmarkCampaignSend(b *testing.B) {
 	var full, plain, cpu, pgCPU float64
 	for range b.N {
 		full, cpu, pgCPU = campaignRate(b, pool, svc, st)
-		plain = plainRate(b, svc, st, sink, conns, recipients)
+		plain = plainRate(b, svc, st, sink, sample, conns, recipients)
 	}
 	b.ReportMetric(full, "emails/s")
 	b.ReportMetric(plain, "plain-go-mail/s")
@@ -89,6 +98,34 @@ func BenchmarkCampaignSend(b *testing.B) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
+}
+
+// seedOnlineRetail imports the UCI Online Retail data (a real catalog of
+// 3,657 products and 4,372 customers' orders) and, since it has no email
+// addresses, gives every customer one and their consent. It returns how
+// many customers will get the campaign and one of their addresses.
+func seedOnlineRetail(b *testing.B, db *pgxpool.Pool, storeID int64) (int, string) {
+	ctx := context.Background()
+	_, err := importer.Run(ctx, db, importer.Params{StoreID: storeID, Format: importer.FormatOnlineRetail,
+		Paths: []string{"../../../shared/datasets/online_retail_uci/by-day"}, Location: time.UTC})
+	if err != nil {
+		b.Fatalf("import Online Retail (../shared/datasets beside the repository): %v", err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE customers SET email = 'c' || id || '@example.com', consent = 'subscribed',
+    consent_at = now() - interval '1 hour' WHERE store_id = $1`, storeID); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.AnalyzeTables(ctx, db); err != nil {
+		b.Fatal(err)
+	}
+	var n int
+	var sample string
+	err = db.QueryRow(ctx, `SELECT count(DISTINCT o.customer_id), min(c.email) FROM orders o JOIN customers c ON c.id = o.customer_id
+WHERE o.store_id = $1 AND o.status IN ('paid', 'partially_refunded')`, storeID).Scan(&n, &sample)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n, sample
 }
 
 // seedCustomers gives n subscribed customers an order of two of 200 products.
@@ -168,8 +205,8 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 
 // plainRate sends one pre-rendered message n times with go-mail directly,
 // over conns connections with the same options the mailer uses.
-func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, conns, n int) float64 {
-	cu, err := store.CustomerFind(context.Background(), svc.DB, st.ID, "c1@example.com")
+func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns, n int) float64 {
+	cu, err := store.CustomerFind(context.Background(), svc.DB, st.ID, sample)
 	if err != nil {
 		b.Fatal(err)
 	}
