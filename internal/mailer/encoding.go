@@ -31,8 +31,14 @@ func fitsEightBit(body string) bool {
 // over every byte, and it makes HTML with inlined styles about a tenth
 // larger, since every "=" of an attribute becomes "=3D".
 func setTransferEncoding(gm *mail.Msg, c *smtp.Client, fits bool) {
+	ok, _ := c.Extension("8BITMIME")
+	setEightBit(gm, ok && fits)
+}
+
+// setEightBit sends gm's parts unencoded or as quoted-printable.
+func setEightBit(gm *mail.Msg, eightBit bool) {
 	enc := mail.EncodingQP
-	if ok, _ := c.Extension("8BITMIME"); ok && fits {
+	if eightBit {
 		enc = mail.NoEncoding
 	}
 	for _, p := range gm.GetParts() {

@@ -120,8 +120,15 @@ func parse(t testing.TB, data []byte) parsed {
 
 func decodeBody(t testing.TB, cte string, r io.Reader) string {
 	t.Helper()
+	if strings.EqualFold(cte, "8bit") {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
 	if !strings.EqualFold(cte, "quoted-printable") {
-		t.Fatalf("Content-Transfer-Encoding = %q, want quoted-printable", cte)
+		t.Fatalf("Content-Transfer-Encoding = %q, want quoted-printable or 8bit", cte)
 	}
 	b, err := io.ReadAll(quotedprintable.NewReader(r))
 	if err != nil {

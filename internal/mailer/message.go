@@ -55,14 +55,19 @@ var reservedHeaders = []string{
 	"dkim-signature", "from", "to", "cc", "bcc", "reply-to",
 }
 
-// WriteEML writes the message exactly as Send would transmit it (an .eml
-// file), for previews. It fails with ErrInvalidMessage like Send.
+// WriteEML writes the message exactly as Send would transmit it to a server
+// that takes 8BITMIME, as nearly all do (an .eml file), for previews. It
+// fails with ErrInvalidMessage like Send.
 func WriteEML(w io.Writer, msg Message) error {
 	m, _, err := build(msg, time.Now())
 	if err != nil {
 		return err
 	}
-	if _, err := m.WriteTo(w); err != nil {
+	setEightBit(m, fitsEightBit(msg.Text) && fitsEightBit(msg.HTML))
+	// Unencoded bodies keep their LF line ends until the SMTP client turns
+	// them into CRLF; do the same here, so the file is byte for byte the
+	// message.
+	if _, err := m.WriteTo(&crlfWriter{w: w}); err != nil {
 		return fmt.Errorf("write eml: %w", err)
 	}
 	return nil
@@ -349,4 +354,25 @@ func phrase(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return `"` + r.Replace(s) + `"`
+}
+
+// crlfWriter writes what it is given with every bare LF as CRLF.
+type crlfWriter struct {
+	w    io.Writer
+	prev byte
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	out := make([]byte, 0, len(p)+len(p)/32)
+	for _, b := range p {
+		if b == '\n' && c.prev != '\r' {
+			out = append(out, '\r')
+		}
+		out = append(out, b)
+		c.prev = b
+	}
+	if _, err := c.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
