@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -340,6 +341,21 @@ func TestRecsShowAsksTheServer(t *testing.T) {
 	var picks []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &picks); err != nil || len(picks) != 3 || strings.Contains(r.stderr, "training the model here") {
 		t.Errorf("recs show via the server: %v %+v", err, r)
+	}
+	// With the server answering, the command needs no database of its own.
+	noDB := maps.Clone(env)
+	noDB["REMARKET_DATABASE_URL"] = "postgres://127.0.0.1:1/x?sslmode=disable"
+	if r = run(t, noDB, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--k", "3"); r.code != 0 || !strings.Contains(r.stdout, "REASON") {
+		t.Errorf("recs show via the server without a database: %+v", r)
+	}
+	for _, c := range []struct{ store, customer, want string }{
+		{"demo-shop.example", "nobody@example.com", `no customer "nobody@example.com" in store demo-shop.example`},
+		{"no-such-shop", "c0001", `no store "no-such-shop"`},
+	} {
+		r = run(t, env, "recs", "show", "--store", c.store, "--customer", c.customer)
+		if r.code != ExitError || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "training") {
+			t.Errorf("recs show --store %s --customer %s: %+v, want %q", c.store, c.customer, r, c.want)
+		}
 	}
 	if r = run(t, env, "recs", "rebuild", "--store", "demo-shop.example"); r.code != 0 || !strings.Contains(r.stdout, "rebuilt the model") {
 		t.Errorf("recs rebuild through the workers: %+v", r)

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,14 +53,10 @@ func (a *app) recsShowCmd() *cobra.Command {
 			if customer == "" {
 				return usagef("--customer is required (an email or customer id)")
 			}
-			st, err := a.findStore(cmd.Context(), storeRef)
-			if err != nil {
-				return err
+			if storeRef == "" {
+				return usagef("--store is required (a store's id, name or domain)")
 			}
-			rows, err := a.picks(cmd.Context(), storeRef, st.ID, customer, strategy, k)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no customer %q in store %s", customer, st.Name)
-			}
+			rows, err := a.picks(cmd.Context(), storeRef, customer, strategy, k)
 			if err != nil {
 				return err
 			}
@@ -82,21 +80,27 @@ func (a *app) recsShowCmd() *cobra.Command {
 }
 
 // picks asks the running server, whose models are warm, when an admin token
-// is configured and it answers; otherwise it trains the store's model here
-// first, which takes seconds on a large store.
-func (a *app) picks(ctx context.Context, storeRef string, storeID int64, customer, strategy string, k int) ([]httpapi.Pick, error) {
+// is configured and it answers: then this process needs no database at all,
+// which is most of a quick command's time. Otherwise it trains the store's
+// model here first, which takes seconds on a large store.
+func (a *app) picks(ctx context.Context, storeRef, customer, strategy string, k int) ([]httpapi.Pick, error) {
 	if a.cfg.AdminToken != "" {
 		ps, err := a.remotePicks(ctx, storeRef, customer, strategy, k)
-		if err == nil {
-			return ps, nil
-		}
-		if errors.Is(err, errRemoteNotFound) {
-			return nil, fmt.Errorf("%w", store.ErrNotFound)
+		if err == nil || errors.Is(err, errRemoteNotFound) {
+			return ps, err
 		}
 		fmt.Fprintf(a.env.Stderr, "note: asking the server at %s failed (%v); training the model here\n", a.cfg.PublicBase(), err)
 	}
+	st, err := a.findStore(ctx, storeRef)
+	if err != nil {
+		return nil, err
+	}
 	svc := &recs.Service{DB: a.pool, Opts: recommend.DefaultOptions}
-	return httpapi.Picks(ctx, a.pool, svc, storeID, customer, strategy, k)
+	ps, err := httpapi.Picks(ctx, a.pool, svc, st.ID, customer, strategy, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("no customer %q in store %s", customer, st.Name)
+	}
+	return ps, err
 }
 
 func (a *app) remotePicks(ctx context.Context, storeRef, customer, strategy string, k int) ([]httpapi.Pick, error) {
@@ -114,7 +118,11 @@ func (a *app) remotePicks(ctx context.Context, storeRef, customer, strategy stri
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return nil, fmt.Errorf("no customer %q in store %s: %w", customer, storeRef, errRemoteNotFound)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if strings.Contains(string(body), "unknown store") {
+			return nil, remoteNotFound(fmt.Sprintf("no store %q (see remarket store list)", storeRef))
+		}
+		return nil, remoteNotFound(fmt.Sprintf("no customer %q in store %s", customer, storeRef))
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("server answered %s", resp.Status)
@@ -123,7 +131,14 @@ func (a *app) remotePicks(ctx context.Context, storeRef, customer, strategy stri
 	return ps, json.NewDecoder(resp.Body).Decode(&ps)
 }
 
+// errRemoteNotFound marks a store or customer the server does not know:
+// asking again here would not find it either.
 var errRemoteNotFound = errors.New("not found")
+
+type remoteNotFound string
+
+func (e remoteNotFound) Error() string        { return string(e) }
+func (e remoteNotFound) Is(target error) bool { return target == errRemoteNotFound }
 
 func (a *app) recsRebuildCmd() *cobra.Command {
 	var storeRef string
