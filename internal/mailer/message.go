@@ -165,16 +165,26 @@ func build(msg Message, now time.Time) (*mail.Msg, string, error) {
 
 	// Text first, then HTML: parts go out in call order and clients show
 	// the last alternative they understand.
+	// The writers hand go-mail the strings as they are; its *String
+	// setters copy each body into a new buffer first.
 	switch {
 	case msg.Text != "" && msg.HTML != "":
-		m.SetBodyString(mail.TypeTextPlain, msg.Text)
-		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+		m.SetBodyWriter(mail.TypeTextPlain, stringWriter(msg.Text))
+		m.AddAlternativeWriter(mail.TypeTextHTML, stringWriter(msg.HTML))
 	case msg.Text != "":
-		m.SetBodyString(mail.TypeTextPlain, msg.Text)
+		m.SetBodyWriter(mail.TypeTextPlain, stringWriter(msg.Text))
 	default:
-		m.SetBodyString(mail.TypeTextHTML, msg.HTML)
+		m.SetBodyWriter(mail.TypeTextHTML, stringWriter(msg.HTML))
 	}
 	return m, "<" + idInner + ">", nil
+}
+
+// stringWriter is a go-mail body writer for s.
+func stringWriter(s string) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, s)
+		return int64(n), err
+	}
 }
 
 // checkHeaderValue refuses line breaks (header injection) and other
