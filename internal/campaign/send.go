@@ -50,17 +50,12 @@ func (s *Service) SendBatch(ctx context.Context, a SendBatchArgs, lastAttempt bo
 	if _, err := store.SendsAbandon(ctx, s.DB, a.CampaignID, a.FromID, a.ToID, 5*time.Minute); err != nil {
 		return err
 	}
-	checked := time.Time{}
-	for {
-		if time.Since(checked) > waitCheck {
-			if camp, err = store.CampaignGet(ctx, s.DB, a.CampaignID); err != nil {
-				return err
-			}
-			if camp.Status == store.CampaignCancelled {
-				return nil
-			}
-			checked = time.Now()
-		}
+	if camp.Status == store.CampaignCancelled {
+		return nil
+	}
+	// Cancel marks the queued rows skipped; this stops sending the claimed ones.
+	cancelled := s.cancelWatch(ctx, a.CampaignID)
+	for !cancelled() {
 		rows, err := store.SendClaimMany(ctx, s.DB, a.CampaignID, a.FromID, a.ToID, claimChunk, s.FrequencyCapHours)
 		if err != nil {
 			return err
@@ -68,10 +63,11 @@ func (s *Service) SendBatch(ctx context.Context, a SendBatchArgs, lastAttempt bo
 		if len(rows) == 0 {
 			return s.maybeFinish(ctx, a.CampaignID)
 		}
-		if err := s.sendChunk(ctx, st, camp, rows, lastAttempt); err != nil {
+		if err := s.sendChunk(ctx, st, camp, rows, lastAttempt, cancelled); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // claimChunk is how many rows a worker claims at a time: enough to share
@@ -85,7 +81,7 @@ const claimChunk = 50
 // together and sends them one by one, then records every outcome in one
 // statement. If the process dies before that, the rows stay "sending" and
 // are later marked failed as "may have been delivered": never sent twice.
-func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Campaign, rows []store.Claimed, lastAttempt bool) error {
+func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Campaign, rows []store.Claimed, lastAttempt bool, cancelled func() bool) error {
 	var done outcomes
 	defer done.flush(ctx, s.DB) //nolint:errcheck // flushed explicitly below; this covers early returns
 	var todo []store.Claimed
@@ -102,9 +98,8 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 		if err != nil {
 			return s.giveBack(ctx, todo, err)
 		}
-		stop := s.cancelWatch(ctx, camp.ID)
 		for i, r := range todo {
-			if stop() {
+			if cancelled() {
 				// Cancelled mid-chunk: what is left goes nowhere.
 				for _, rest := range todo[i:] {
 					done.add(rest.ID, store.SendResult{Status: "skipped", Reason: store.SkipCancelled})
@@ -130,9 +125,10 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 	return done.flush(ctx, s.DB)
 }
 
-// cancelWatch returns a check, cheap to call before every send, of whether
-// the campaign was cancelled: it asks the database at most every waitCheck,
-// so that a chunk sent slowly (a rate limit) stops within a moment too.
+// cancelWatch returns a check, cheap to call before every claim and every
+// send, of whether the campaign was cancelled: it asks the database at most
+// every waitCheck, so that a chunk sent slowly (a rate limit) stops within a
+// moment too. The campaign was just read when it starts.
 func (s *Service) cancelWatch(ctx context.Context, id int64) func() bool {
 	checked := time.Now()
 	return func() bool {
