@@ -287,26 +287,23 @@ func (q *query) history() ([]custItem, []float64) {
 // crossSell scores products bought by the same customers as the customer's
 // own: Σ over history products i of weight(i) · sim(i, j).
 func (q *query) crossSell() *scores {
-	items, ws := q.history()
-	s := q.m.scratch[0].reset(len(q.m.prods))
-	for k, it := range items {
-		nbrs, _ := q.m.neighbours(it.prod)
-		for _, n := range nbrs {
-			s.add(n.j, ws[k]*float64(n.sim), it.prod)
-		}
-	}
-	return s
+	return q.fromHistory(func(nbrs, _ []nbr) []nbr { return nbrs })
 }
 
 // upsell scores products of the same category as a history product and
 // pricier than it, that the product's buyers also bought: Σ over such
 // history products i of weight(i) · sim(i, j).
 func (q *query) upsell() *scores {
+	return q.fromHistory(func(_, ups []nbr) []nbr { return ups })
+}
+
+// fromHistory sums, over the customer's history products, their weight
+// times the similarity of the neighbours pick chooses.
+func (q *query) fromHistory(pick func(nbrs, ups []nbr) []nbr) *scores {
 	items, ws := q.history()
 	s := q.m.scratch[0].reset(len(q.m.prods))
 	for k, it := range items {
-		_, ups := q.m.neighbours(it.prod)
-		for _, n := range ups {
+		for _, n := range pick(q.m.neighbours(it.prod)) {
 			s.add(n.j, ws[k]*float64(n.sim), it.prod)
 		}
 	}
