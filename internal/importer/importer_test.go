@@ -432,3 +432,38 @@ func assertRows(t *testing.T, pool *pgxpool.Pool, query string, want ...string) 
 		t.Fatalf("%s\n got %q\nwant %q", query, got, want)
 	}
 }
+
+// TestImportStampsChangedOrders: an import that refunds a line of an order
+// already stored marks the order changed, so that served recommendation
+// models, which follow changed_xid, see the refund.
+func TestImportStampsChangedOrders(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	storeID := newStore(t, pool, "Europe/London", "GBP")
+	first := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n" +
+		"536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n"
+	second := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"C536370,71053,WHITE METAL LANTERN,-2,2010-12-01 09:41:00,3.39,17850.0,United Kingdom\n"
+	changed := func() int64 {
+		t.Helper()
+		var x int64
+		if err := pool.QueryRow(ctx, `SELECT changed_xid::text::bigint FROM orders WHERE store_id = $1 AND external_id = '536365'`, storeID).Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	for i, content := range []string{first, second} {
+		before := int64(0)
+		if i > 0 {
+			before = changed()
+		}
+		if _, err := Run(ctx, pool, Params{StoreID: storeID, Format: FormatOnlineRetail, Paths: []string{writeFile(t, fmt.Sprint("r", i, ".csv"), content)}}); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && changed() <= before {
+			t.Errorf("the refunding import left the order's changed_xid at %d", before)
+		}
+	}
+}

@@ -89,10 +89,13 @@ WITH c AS (
 )
 SELECT (SELECT count(*) FROM ins), ARRAY(SELECT DISTINCT order_id FROM upd)`
 
-// refundStatusSQL marks orders with refunded lines. It runs as a separate
-// statement because a statement does not see the updates of its own CTEs.
+// refundStatusSQL marks orders with refunded lines, and stamps each as
+// changed even when its status stays (a second partial refund), so that
+// served recommendation models see it (store.OrdersChangedSince). It runs
+// as a separate statement because a statement does not see the updates of
+// its own CTEs.
 const refundStatusSQL = `
-UPDATE orders o SET status = s.status, updated_at = now()
+UPDATE orders o SET status = s.status, updated_at = now(), changed_xid = pg_current_xact_id()
 FROM (
     SELECT order_id,
            CASE WHEN bool_and(refunded_quantity >= quantity) THEN 'refunded' ELSE 'partially_refunded' END AS status
@@ -100,7 +103,7 @@ FROM (
     WHERE order_id = ANY($1)
     GROUP BY order_id
 ) s
-WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded') AND o.status <> s.status`
+WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded')`
 
 const unmatchedSQL = `
 SELECT count(*) FROM import_refunds r
