@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/remarket/remarket/internal/mailer"
 	"github.com/remarket/remarket/internal/recommend"
@@ -82,6 +81,9 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 	if err != nil {
 		return nil, err
 	}
+	// An operator's subject replaces the template's, as one line, like a
+	// rendered one.
+	subject, host := render.OneLine(camp.Subject), c.messageIDHost()
 	out := make([]Composed, len(rs))
 	for i, r := range rs {
 		data, pids := c.data(st, r.Customer, picks[i], products, r.SendID)
@@ -89,10 +91,10 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 		if err != nil {
 			return nil, err
 		}
-		if camp.Subject != "" {
-			msg.Subject = strings.NewReplacer("\r", " ", "\n", " ").Replace(camp.Subject)
+		if subject != "" {
+			msg.Subject = subject
 		}
-		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, data.Links.Unsubscribe), Products: pids}
+		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, data.Links.Unsubscribe, host), Products: pids}
 	}
 	return out, nil
 }
@@ -123,11 +125,16 @@ func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pic
 	return d, ids
 }
 
-func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe string) mailer.Message {
-	host := "remarket.invalid"
+// messageIDHost is the domain of the Message-IDs the composer makes: the
+// public URL's host.
+func (c *Composer) messageIDHost() string {
 	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
-		host = u.Hostname()
+		return u.Hostname()
 	}
+	return "remarket.invalid"
+}
+
+func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe, host string) mailer.Message {
 	return mailer.Message{
 		From:               st.From,
 		To:                 deref(cu.Email),
@@ -141,13 +148,14 @@ func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Custome
 	}
 }
 
+var localeByZone = map[string]string{"Europe/London": "en-GB", "Europe/Dublin": "en-IE", "Europe/Berlin": "de-DE",
+	"Europe/Vienna": "de-AT", "Europe/Zurich": "de-CH", "Europe/Paris": "fr-FR", "Europe/Madrid": "es-ES",
+	"Europe/Rome": "it-IT", "Europe/Amsterdam": "nl-NL", "Europe/Stockholm": "sv-SE", "Europe/Warsaw": "pl-PL"}
+
 // Locale guesses how to format money for a store from its time zone, with
 // the currency as a fallback.
 func Locale(st store.Store) string {
-	byZone := map[string]string{"Europe/London": "en-GB", "Europe/Dublin": "en-IE", "Europe/Berlin": "de-DE",
-		"Europe/Vienna": "de-AT", "Europe/Zurich": "de-CH", "Europe/Paris": "fr-FR", "Europe/Madrid": "es-ES",
-		"Europe/Rome": "it-IT", "Europe/Amsterdam": "nl-NL", "Europe/Stockholm": "sv-SE", "Europe/Warsaw": "pl-PL"}
-	if l, ok := byZone[st.Timezone]; ok {
+	if l, ok := localeByZone[st.Timezone]; ok {
 		return l
 	}
 	switch st.Currency {

@@ -29,8 +29,6 @@ import (
 	"sync"
 	"sync/atomic"
 	texttemplate "text/template"
-
-	"golang.org/x/text/language"
 )
 
 // Money is an amount in minor units of a currency (pence for GBP, yen for
@@ -154,8 +152,7 @@ var ErrUnknownTemplate = errors.New("unknown template")
 // naming the template file, line and field when a template fails, and wraps
 // ErrUnknownTemplate for an unknown name.
 func (r *Renderer) Render(name string, d Data) (Message, error) {
-	tag := parseLocale(d.Store.Locale)
-	e, err := r.compiled(name, tag)
+	e, err := r.compiled(name, d.Store.Locale)
 	if err != nil {
 		return Message{}, err
 	}
@@ -164,7 +161,7 @@ func (r *Renderer) Render(name string, d Data) (Message, error) {
 	if err := e.subject.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
 	}
-	m := Message{Subject: oneLine(b.String())}
+	m := Message{Subject: OneLine(b.String())}
 	b = strings.Builder{}
 	b.Grow(int(e.htmlSize.Load()) + 512) // growing a builder step by step copies the message several times
 	if err := e.html.Execute(&b, d); err != nil {
@@ -202,10 +199,10 @@ func tidyText(s string) string {
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-// compiled returns the templates of name with the money formatting of tag,
+// compiled returns the templates of name with the money formatting of locale,
 // cloning them from the prototypes the first time a locale is seen.
-func (r *Renderer) compiled(name string, tag language.Tag) (*email, error) {
-	k := langKey{name, tag.String()}
+func (r *Renderer) compiled(name, locale string) (*email, error) {
+	k := langKey{name, locale} // parsed only on a miss: this runs per message
 	r.mu.RLock()
 	e := r.byLang[k]
 	r.mu.RUnlock()
@@ -221,7 +218,7 @@ func (r *Renderer) compiled(name string, tag language.Tag) (*email, error) {
 	if e := r.byLang[k]; e != nil {
 		return e, nil
 	}
-	fm := funcs(newMoneyFormatter(tag))
+	fm := funcs(newMoneyFormatter(parseLocale(locale)))
 	subject, err := p.subject.Clone()
 	if err != nil {
 		return nil, fmt.Errorf("render %s: clone subject: %w", name, err)
@@ -252,9 +249,9 @@ func normalize(d Data) Data {
 	return d
 }
 
-// oneLine replaces line breaks and other control characters with spaces,
+// OneLine replaces line breaks and other control characters with spaces,
 // collapses runs of blanks and trims, so a subject cannot inject headers.
-func oneLine(s string) string {
+func OneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '\v' || r == '\f' ||
 			r == 0x85 || r == 0x2028 || r == 0x2029 || (r < 0x20) || r == 0x7f
