@@ -194,11 +194,12 @@ func (s *Service) sendOne(ctx context.Context, st store.Store, row store.Send, c
 // (a timeout, a shutdown): rows left "sending" would wait five minutes and
 // then count as "may have been delivered" although they never went.
 func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause error) error {
-	ctx = context.WithoutCancel(ctx)
+	var back outcomes
 	for _, r := range rows {
-		if err := store.SendFinish(ctx, s.DB, r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()}); err != nil {
-			return errors.Join(cause, err)
-		}
+		back.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()})
+	}
+	if err := back.flush(ctx, s.DB); err != nil { // flush outlives ctx
+		return errors.Join(cause, err)
 	}
 	return cause
 }

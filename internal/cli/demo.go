@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -260,10 +259,7 @@ func (a *app) demoSMTP() (demoOutbox, error) {
 	if err != nil {
 		return demoOutbox{}, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return demoOutbox{}, fmt.Errorf("create outbox: %w", err)
-	}
-	sink, err := smtpsink.Start("127.0.0.1:0", dir)
+	sink, err := smtpsink.Start("127.0.0.1:0", dir) // creates dir
 	if err != nil {
 		return demoOutbox{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/internal/campaign"
@@ -41,11 +40,8 @@ func (a *app) serveCmd() *cobra.Command {
 // serve runs until ctx ends (SIGINT, SIGTERM), then shuts down gracefully:
 // in-flight requests and running jobs get up to 30 s to finish.
 func (a *app) serve(ctx context.Context, role string, workers int) error {
-	pool, err := a.dbAnySchema(ctx)
+	pool, err := a.db(ctx) // refuses a schema behind this binary
 	if err != nil {
-		return err
-	}
-	if err := requireMigrated(ctx, pool); err != nil {
 		return err
 	}
 	campaigns, err := a.campaigns(ctx)
@@ -76,22 +72,6 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
-}
-
-// requireMigrated refuses to serve a database whose schema is behind this
-// binary: jobs would fail one by one instead of the process failing once.
-func requireMigrated(ctx context.Context, db *pgxpool.Pool) error {
-	states, err := store.MigrationStatus(ctx, db)
-	if err != nil {
-		return err
-	}
-	for _, m := range states {
-		if !m.Applied {
-			return fmt.Errorf("the database is not up to date (%s migration %d %s is not applied): run remarket migrate first",
-				m.Component, m.Version, m.Name)
-		}
-	}
-	return nil
 }
 
 // warmModels trains every store's recommendation model in the background, so

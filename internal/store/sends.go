@@ -222,24 +222,6 @@ type SendResult struct {
 	Products  []int64
 }
 
-// SendFinish records the outcome of a claimed row.
-func SendFinish(ctx context.Context, db DB, id int64, r SendResult) error {
-	var sentAt *time.Time
-	if r.Status == "sent" {
-		now := time.Now()
-		sentAt = &now
-	}
-	if r.Products == nil {
-		r.Products = []int64{}
-	}
-	_, err := db.Exec(ctx, `UPDATE sends SET status = $2, reason = $3, message_id = $4, products = $5, sent_at = COALESCE($6, sent_at)
-WHERE id = $1`, id, r.Status, r.Reason, r.MessageID, r.Products, sentAt)
-	if err != nil {
-		return fmt.Errorf("finish send %d: %w", id, err)
-	}
-	return nil
-}
-
 // SendFinishMany records the outcomes of several claimed rows in one
 // statement. "s.id = ANY" lets it find them by primary key rather than
 // hashing the whole ledger.
