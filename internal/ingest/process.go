@@ -42,6 +42,11 @@ func Process(ctx context.Context, db store.DB, d store.Delivery) (Outcome, error
 	if err != nil {
 		return Outcome{Status: store.InboxFailed, Reason: err.Error()}, nil
 	}
+	return processEvents(ctx, db, d.StoreID, events)
+}
+
+// processEvents saves a parsed delivery's events; see Process.
+func processEvents(ctx context.Context, db store.DB, storeID int64, events []shop.Event) (Outcome, error) {
 	applied := 0
 	var ignored string
 	for i := 0; i < len(events); i++ {
@@ -53,11 +58,11 @@ func Process(ctx context.Context, db store.DB, d store.Delivery) (Outcome, error
 		var err error
 		if run := orderRun(events[i:]); len(run) > 1 {
 			// A backfill batch: its orders go to the database together.
-			err = store.OrdersUpsert(ctx, db, d.StoreID, run)
+			err = store.OrdersUpsert(ctx, db, storeID, run)
 			applied += len(run) - 1
 			i += len(run) - 1
 		} else {
-			err = apply(ctx, db, d.StoreID, ev)
+			err = apply(ctx, db, storeID, ev)
 		}
 		if err != nil {
 			if errors.Is(err, store.ErrNoCustomer) || errors.Is(err, errNoData) {
@@ -142,7 +147,7 @@ func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp b
 			processed = append(processed, d.ID)
 			continue
 		}
-		out, err := Process(ctx, tx, d)
+		out, err := processEvents(ctx, tx, d.StoreID, events) // parsed above
 		if err != nil && !giveUp {
 			return err
 		}
