@@ -84,8 +84,11 @@ func Topic(platform shop.Platform, h http.Header) string {
 //     part of the key (WooCommerce does not retry, so nothing is lost).
 //   - Generic: X-Remarket-Event-Id, else the body's hash.
 func DedupeKey(platform shop.Platform, topic string, h http.Header, body []byte) string {
-	sum := sha256.Sum256(body)
-	bodyHash := hex.EncodeToString(sum[:16])
+	// Hashed only where a key needs it: bodies may be megabytes.
+	bodyHash := func() string {
+		sum := sha256.Sum256(body)
+		return hex.EncodeToString(sum[:16])
+	}
 	switch platform {
 	case shop.Shopify:
 		if id := h.Get(ShopifyEventID); id != "" {
@@ -94,14 +97,14 @@ func DedupeKey(platform shop.Platform, topic string, h http.Header, body []byte)
 		if id := h.Get(ShopifyWebhookID); id != "" {
 			return "shopify:" + topic + ":webhook:" + id
 		}
-		return "shopify:" + topic + ":body:" + bodyHash
+		return "shopify:" + topic + ":body:" + bodyHash()
 	case shop.WooCommerce:
-		return "woocommerce:" + topic + ":" + h.Get(WooDeliveryID) + ":" + bodyHash
+		return "woocommerce:" + topic + ":" + h.Get(WooDeliveryID) + ":" + bodyHash()
 	}
 	if id := h.Get(GenericEventID); id != "" {
 		return "generic:event:" + id
 	}
-	return "generic:body:" + bodyHash
+	return "generic:body:" + bodyHash()
 }
 
 // KeptHeaders returns the headers worth storing with a delivery: those used
