@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -334,6 +335,44 @@ func TestCancelDuringAChunk(t *testing.T) {
 	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
 	if p.Sent != 1 || p.Reasons[store.SkipCancelled] != 1 || p.Sending != 0 {
 		t.Errorf("progress %+v, want 1 sent and 1 skipped as cancelled", p)
+	}
+}
+
+// TestUnsubscribeDuringAChunk: a customer who unsubscribes while a worker
+// is sending the chunk their row was claimed in gets nothing.
+func TestUnsubscribeDuringAChunk(t *testing.T) {
+	t.Parallel()
+	var b *bundle
+	var once sync.Once
+	b = setup(t, smtpsink.Options{RejectData: func(_ string, to []string) *smtp.SMTPError {
+		// While the first message goes, the other recipient unsubscribes;
+		// the worker's next look comes after this.
+		once.Do(func() {
+			other := "ana@example.com"
+			if len(to) == 1 && to[0] == other {
+				other = "ben@example.com"
+			}
+			if err := store.SuppressionAdd(context.Background(), b.pool, b.st.ID, other, store.SuppressUnsubscribed, "test"); err != nil {
+				t.Error(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		})
+		return nil
+	}})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sink.Messages()); n != 1 {
+		t.Errorf("%d messages, want 1: the second recipient unsubscribed before their turn", n)
+	}
+	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
+	if p.Sent != 1 || p.Reasons[store.SkipSuppressed] != 2 {
+		t.Errorf("progress %+v, want 1 sent and 2 skipped as suppressed (one at planning, one at send)", p)
 	}
 }
 

@@ -98,6 +98,10 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 		if err != nil {
 			return s.giveBack(ctx, todo, err)
 		}
+		// The claim checked consent, suppression and the frequency cap;
+		// a chunk sent slowly (a rate limit) checks its rest again, so that
+		// an unsubscribe counts within moments, not only at the next claim.
+		checked, stale := time.Now(), map[int64]string{}
 		for i, r := range todo {
 			if cancelled() {
 				// Cancelled mid-chunk: what is left goes nowhere.
@@ -105,6 +109,19 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 					done.add(rest.ID, store.SendResult{Status: "skipped", Reason: store.SkipCancelled})
 				}
 				break
+			}
+			if time.Since(checked) > waitCheck {
+				if stale, err = store.SkipReasonsNow(ctx, s.DB, customerIDs(todo[i:]), s.FrequencyCapHours); err != nil {
+					if ferr := done.flush(ctx, s.DB); ferr != nil {
+						return ferr
+					}
+					return s.giveBack(ctx, todo[i:], err)
+				}
+				checked = time.Now()
+			}
+			if why := stale[r.CustomerID]; why != "" {
+				done.add(r.ID, store.SendResult{Status: "skipped", Reason: why})
+				continue
 			}
 			if len(composed[i].Products) == 0 && needsProducts(camp.Template) {
 				done.add(r.ID, store.SendResult{Status: "skipped", Reason: store.SkipNothingToRecommend})
@@ -139,6 +156,14 @@ func (s *Service) cancelWatch(ctx context.Context, id int64) func() bool {
 		c, err := store.CampaignGet(ctx, s.DB, id)
 		return err == nil && c.Status == store.CampaignCancelled
 	}
+}
+
+func customerIDs(rows []store.Claimed) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.CustomerID
+	}
+	return ids
 }
 
 // outcomes collects ledger results to write together.

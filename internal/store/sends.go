@@ -204,6 +204,28 @@ FROM claimed cl JOIN customers c ON c.id = cl.customer_id ORDER BY cl.id`, campa
 	return out, rows.Err()
 }
 
+// SkipReasonsNow re-checks several customers at once: the reason each may
+// no longer get marketing email, for those that may not.
+func SkipReasonsNow(ctx context.Context, db DB, customerIDs []int64, capHours int) (map[int64]string, error) {
+	rows, err := db.Query(ctx, `SELECT c.id, `+skipReasonSQL+` FROM customers c WHERE c.id = ANY($2)`, capHours, customerIDs)
+	if err != nil {
+		return nil, fmt.Errorf("re-check customers: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var reason string
+		if err := rows.Scan(&id, &reason); err != nil {
+			return nil, fmt.Errorf("re-check customers: %w", err)
+		}
+		if reason != "" {
+			out[id] = reason
+		}
+	}
+	return out, rows.Err()
+}
+
 // SkipReasonNow re-checks, right before a send, whether the customer may
 // still get marketing email.
 func SkipReasonNow(ctx context.Context, db DB, customerID int64, capHours int) (reason, email string, err error) {
