@@ -38,6 +38,10 @@ fuzz: ## Fuzz every parser for 30 s each
 bench: ## Run the benchmarks quoted in the README's Performance section
 	REMARKET_TEST_DATABASE_URL='$(TEST_DB)' $(GO) test -run XXX -bench . -benchtime 1x ./internal/importer
 	REMARKET_TEST_DATABASE_URL='$(TEST_DB)' $(GO) test -run XXX -bench . ./internal/server
+	REMARKET_TEST_DATABASE_URL='$(TEST_DB)' $(GO) test -run XXX -bench CampaignSend -benchtime 1x ./internal/campaign
+	$(GO) test -run XXX -bench 'RecommendAll|RecommendOne' ./internal/recommend
+	$(GO) test -run XXX -bench . ./internal/render
+	$(GO) test -run XXX -bench 'Send|PlainGoMail' -benchtime 2s ./internal/mailer
 
 .PHONY: lint
 lint: ## gofmt and go vet
