@@ -30,7 +30,7 @@ type pageData struct {
 // unsubscribeGet shows a confirmation page: mail scanners follow GET links,
 // so a GET must never unsubscribe anyone.
 func (a *API) unsubscribeGet(w http.ResponseWriter, r *http.Request) {
-	st, ok := a.unsubscribeStore(w, r)
+	_, st, ok := a.unsubscribeToken(w, r)
 	if !ok {
 		return
 	}
@@ -40,11 +40,10 @@ func (a *API) unsubscribeGet(w http.ResponseWriter, r *http.Request) {
 // unsubscribePost unsubscribes at once: RFC 8058 one-click from the mail
 // client (body List-Unsubscribe=One-Click), or the confirmation page's form.
 func (a *API) unsubscribePost(w http.ResponseWriter, r *http.Request) {
-	st, ok := a.unsubscribeStore(w, r)
+	tok, st, ok := a.unsubscribeToken(w, r)
 	if !ok {
 		return
 	}
-	tok, _ := a.Links.Verify(r.PathValue("token"), track.PurposeUnsubscribe)
 	if err := store.CustomerUnsubscribe(r.Context(), a.DB, st.ID, tok.CustomerID, "unsubscribe link"); err != nil {
 		a.Log.ErrorContext(r.Context(), "unsubscribe", "store_id", st.ID, "customer_id", tok.CustomerID, "error", err)
 		reply(w, http.StatusServiceUnavailable, "could not unsubscribe just now, please try again")
@@ -54,18 +53,20 @@ func (a *API) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	page(w, http.StatusOK, pageData{Title: "You are unsubscribed", Store: st.Name, Done: true})
 }
 
-func (a *API) unsubscribeStore(w http.ResponseWriter, r *http.Request) (store.Store, bool) {
+// unsubscribeToken verifies the link's token and finds its store, or
+// answers that the link is not valid.
+func (a *API) unsubscribeToken(w http.ResponseWriter, r *http.Request) (track.Token, store.Store, bool) {
 	tok, err := a.Links.Verify(r.PathValue("token"), track.PurposeUnsubscribe)
 	if err != nil {
 		page(w, http.StatusNotFound, pageData{Title: "This link is not valid", Store: "this shop"})
-		return store.Store{}, false
+		return tok, store.Store{}, false
 	}
 	st, err := a.Stores.Find(r.Context(), strconv.FormatInt(tok.StoreID, 10))
 	if err != nil {
 		page(w, http.StatusNotFound, pageData{Title: "This link is not valid", Store: "this shop"})
-		return store.Store{}, false
+		return tok, store.Store{}, false
 	}
-	return st, true
+	return tok, st, true
 }
 
 func page(w http.ResponseWriter, code int, d pageData) {
