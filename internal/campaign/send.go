@@ -123,7 +123,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 				done.add(r.ID, store.SendResult{Status: "skipped", Reason: why})
 				continue
 			}
-			if len(composed[i].Products) == 0 && needsProducts(camp.Template) {
+			if len(composed[i].Products) == 0 && NeedsProducts(camp.Template) {
 				done.add(r.ID, store.SendResult{Status: "skipped", Reason: store.SkipNothingToRecommend})
 				continue
 			}
@@ -247,10 +247,10 @@ func (s *Service) maybeFinish(ctx context.Context, id int64) error {
 	return err
 }
 
-// needsProducts says whether an email is about its recommendations, so that
+// NeedsProducts says whether an email is about its recommendations, so that
 // one with none would be empty: a customer who owns the whole catalog gets
 // no cross-sell email rather than a blank one.
-func needsProducts(template string) bool {
+func NeedsProducts(template string) bool {
 	switch template {
 	case "abandoned-checkout", "thank-you":
 		return false

@@ -265,9 +265,23 @@ func (a *app) previewOne(ctx context.Context, w io.Writer, svc *campaign.Service
 	if reason != "" {
 		fmt.Fprintf(a.env.Stderr, "note: customer %d would be skipped now: %s\n", cu.ID, reason)
 	}
+	aud, err := svc.Audience(st, c)
+	if err != nil {
+		return err
+	}
+	in, err := store.AudienceHas(ctx, a.pool, aud, cu.ID)
+	if err != nil {
+		return err
+	}
+	if !in {
+		fmt.Fprintf(a.env.Stderr, "note: customer %d is not in the campaign's segment (%s): they would not get it\n", cu.ID, c.Segment)
+	}
 	comp, err := svc.Composer.Compose(ctx, st, c, cu, 0)
 	if err != nil {
 		return err
+	}
+	if len(comp.Products) == 0 && campaign.NeedsProducts(c.Template) {
+		fmt.Fprintf(a.env.Stderr, "note: customer %d would be skipped: %s\n", cu.ID, store.SkipNothingToRecommend)
 	}
 	switch format {
 	case "eml":

@@ -450,6 +450,15 @@ func TestCampaignCommands(t *testing.T) {
 	if r = run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "x", "--template", "upsell", "--segment", "orders>="); r.code != ExitUsage || !strings.Contains(r.stderr, "column 9") {
 		t.Errorf("segment syntax error: %+v", r)
 	}
+	// A preview for someone outside the segment says they would not get it.
+	r = run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "none", "--template", "upsell", "--segment", "orders>=1000", "--json")
+	var none struct{ ID int64 }
+	if err := json.Unmarshal([]byte(r.stdout), &none); err != nil {
+		t.Fatalf("campaign create: %v %+v", err, r)
+	}
+	if r = run(t, env, "campaign", "preview", strconv.FormatInt(none.ID, 10), "--customer", "c0001"); r.code != 0 || !strings.Contains(r.stderr, "not in the campaign's segment") {
+		t.Errorf("preview outside the segment: %+v", r)
+	}
 	if r = run(t, env, "campaign", "preview", id, "--customer", "c0001", "--format", "eml"); r.code != 0 || !strings.Contains(r.stdout, "List-Unsubscribe-Post: List-Unsubscribe=One-Click") {
 		t.Errorf("preview eml: %+v", r)
 	}

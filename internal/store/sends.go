@@ -204,6 +204,17 @@ FROM claimed cl JOIN customers c ON c.id = cl.customer_id ORDER BY cl.id`, campa
 	return out, rows.Err()
 }
 
+// AudienceHas reports whether the segment holds the customer. ($1, the
+// frequency cap, is selected only so that every placeholder has a type.)
+func AudienceHas(ctx context.Context, db DB, a Audience, customerID int64) (bool, error) {
+	var in bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (`+a.query(`$1::int`)+` AND c.id = $`+strconv.Itoa(3+len(a.Args))+`)`, a.args(customerID)...).Scan(&in)
+	if err != nil {
+		return false, fmt.Errorf("audience of customer %d: %w", customerID, err)
+	}
+	return in, nil
+}
+
 // SkipReasonsNow re-checks several customers at once: the reason each may
 // no longer get marketing email, for those that may not.
 func SkipReasonsNow(ctx context.Context, db DB, customerIDs []int64, capHours int) (map[int64]string, error) {
