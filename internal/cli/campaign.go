@@ -245,6 +245,9 @@ func (a *app) campaignPreviewCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if err := a.previewNotes(cmd.Context(), svc, st, c, cu); err != nil {
+					return err
+				}
 				return a.previewOne(cmd.Context(), w, svc, st, c, cu, format)
 			}
 			return a.previewSample(cmd.Context(), w, svc, st, c, format, sample)
@@ -257,7 +260,10 @@ func (a *app) campaignPreviewCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) previewOne(ctx context.Context, w io.Writer, svc *campaign.Service, st store.Store, c store.Campaign, cu store.Customer, format string) error {
+// previewNotes says on stderr why a customer named by the operator would
+// not get the campaign now: skipped, or outside the segment. A sample of
+// the audience knows both already.
+func (a *app) previewNotes(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign, cu store.Customer) error {
 	reason, _, err := store.SkipReasonNow(ctx, a.pool, cu.ID, svc.FrequencyCapHours)
 	if err != nil {
 		return err
@@ -276,6 +282,12 @@ func (a *app) previewOne(ctx context.Context, w io.Writer, svc *campaign.Service
 	if !in {
 		fmt.Fprintf(a.env.Stderr, "note: customer %d is not in the campaign's segment (%s): they would not get it\n", cu.ID, c.Segment)
 	}
+	return nil
+}
+
+// previewOne writes what the customer would get, and says so when a send
+// would skip them for having nothing to recommend.
+func (a *app) previewOne(ctx context.Context, w io.Writer, svc *campaign.Service, st store.Store, c store.Campaign, cu store.Customer, format string) error {
 	comp, err := svc.Composer.Compose(ctx, st, c, cu, 0)
 	if err != nil {
 		return err
