@@ -105,6 +105,19 @@ func (b *bundle) create(t *testing.T, seg string) store.Campaign {
 	return c
 }
 
+// startAndSend starts the campaign and sends all of it in this goroutine,
+// as one job would.
+func (b *bundle) startAndSend(t *testing.T, c store.Campaign) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // work runs the send jobs with real River workers until the campaign is done.
 func (b *bundle) work(t *testing.T, id int64) {
 	t.Helper()
@@ -322,13 +335,8 @@ func TestCancelDuringAChunk(t *testing.T) {
 	}})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
 	campaignID.Store(c.ID)
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
-		t.Fatal(err)
-	}
+	b.startAndSend(t, c)
 	if n := len(b.sink.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1: the second was claimed with the first but should not go after the cancel", n)
 	}
@@ -361,12 +369,7 @@ func TestUnsubscribeDuringAChunk(t *testing.T) {
 	}})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
-		t.Fatal(err)
-	}
+	b.startAndSend(t, c)
 	if n := len(b.sink.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1: the second recipient unsubscribed before their turn", n)
 	}
