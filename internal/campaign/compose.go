@@ -56,7 +56,8 @@ func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campa
 
 // ComposeMany renders camp's email for several customers with three
 // queries in all: what each was recommended lately, then, after the
-// in-memory recommendations, the products they name.
+// in-memory recommendations, the products they name; and one more for each
+// of the latest order and abandoned checkout when the template shows them.
 func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.Campaign, rs []Recipient) ([]Composed, error) {
 	ids := make([]int64, len(rs))
 	for i, r := range rs {
@@ -81,12 +82,17 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 	if err != nil {
 		return nil, err
 	}
+	orders, checkouts, err := c.baskets(ctx, st, camp, ids)
+	if err != nil {
+		return nil, err
+	}
 	// An operator's subject replaces the template's, as one line, like a
 	// rendered one.
 	subject, host := render.OneLine(camp.Subject), c.messageIDHost()
 	out := make([]Composed, len(rs))
 	for i, r := range rs {
 		data, pids := c.data(st, r.Customer, picks[i], products, r.SendID)
+		data.Order, data.Checkout = renderOrder(orders[r.Customer.ID], st), renderCheckout(checkouts[r.Customer.ID], st)
 		msg, err := c.Renderer.Render(camp.Template, data)
 		if err != nil {
 			return nil, err
@@ -116,8 +122,8 @@ func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pic
 	for _, p := range picks {
 		pr := products[p.Product]
 		link := pr.URL
-		if link == "" {
-			link = shopURL + "/search?q=" + url.QueryEscape(pr.SKU)
+		if link == "" { // a product known only from orders: let the shop's search find it
+			link = shopURL + "/search?q=" + url.QueryEscape(orDefault(pr.SKU, pr.Title))
 		}
 		d.Products = append(d.Products, render.Product{Title: pr.Title, URL: link, ImageURL: pr.ImageURL,
 			Price: render.Money{Minor: pr.PriceMinor, Currency: orDefault(pr.Currency, st.Currency)}, Reason: p.Reason})

@@ -81,6 +81,7 @@ type Order struct {
 	Number string
 	Lines  []Line
 	Total  Money
+	More   int // lines not listed: a long order shows its first lines
 }
 
 // Checkout is an abandoned checkout.
@@ -88,6 +89,7 @@ type Checkout struct {
 	URL   string // where the customer completes it
 	Lines []Line
 	Total Money
+	More  int // lines not listed
 }
 
 // Links are the URLs every email may need.

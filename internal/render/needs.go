@@ -1,0 +1,84 @@
+package render
+
+import (
+	"text/template/parse"
+)
+
+// Needs says which optional parts of Data the email name reads: the
+// triggering order (.Order) and the abandoned checkout (.Checkout). Senders
+// load those from the database only for emails that show them, so a
+// cross-sell campaign does not fetch every recipient's last order. A name
+// Names does not list needs nothing.
+func (r *Renderer) Needs(name string) (order, checkout bool) {
+	p := r.protos[name]
+	if p == nil {
+		return false, false
+	}
+	var trees []*parse.Tree
+	for _, t := range p.subject.Templates() {
+		trees = append(trees, t.Tree)
+	}
+	for _, t := range p.html.Templates() {
+		trees = append(trees, t.Tree)
+	}
+	for _, t := range p.text.Templates() {
+		trees = append(trees, t.Tree)
+	}
+	for _, t := range trees {
+		if t == nil {
+			continue
+		}
+		walk(t.Root, func(field string) {
+			order = order || field == "Order"
+			checkout = checkout || field == "Checkout"
+		})
+	}
+	return order, checkout
+}
+
+// walk calls seen with the first field of every field reference under n:
+// "Order" for .Order.Number and for $.Order alike.
+func walk(n parse.Node, seen func(field string)) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				walk(c, seen)
+			}
+		}
+	case *parse.ActionNode:
+		walk(n.Pipe, seen)
+	case *parse.IfNode:
+		walkBranch(&n.BranchNode, seen)
+	case *parse.RangeNode:
+		walkBranch(&n.BranchNode, seen)
+	case *parse.WithNode:
+		walkBranch(&n.BranchNode, seen)
+	case *parse.TemplateNode:
+		walk(n.Pipe, seen)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				walk(c, seen)
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			walk(a, seen)
+		}
+	case *parse.ChainNode:
+		walk(n.Node, seen)
+	case *parse.FieldNode:
+		seen(n.Ident[0])
+	case *parse.VariableNode:
+		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+			seen(n.Ident[1])
+		}
+	}
+}
+
+func walkBranch(b *parse.BranchNode, seen func(field string)) {
+	walk(b.Pipe, seen)
+	walk(b.List, seen)
+	walk(b.ElseList, seen)
+}

@@ -1,0 +1,30 @@
+package render
+
+import "testing"
+
+// TestNeeds: senders load the order or checkout only for emails that show
+// them, however the template reaches them: in the subject, in a with block,
+// through $ inside a range, or in an email a designer added.
+func TestNeeds(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"gift/subject.txt": "For you",
+		"gift/body.html":   `{{range .Products}}{{$.Checkout.URL}}{{end}}`,
+		"gift/body.txt":    `{{template "greeting" .}}`,
+	})
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name            string
+		order, checkout bool
+	}{
+		{"thank-you", true, false}, {"replenish", true, false}, {"abandoned-checkout", false, true},
+		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"no-such-email", false, false},
+	} {
+		order, checkout := r.Needs(c.name)
+		if order != c.order || checkout != c.checkout {
+			t.Errorf("Needs(%q) = order %v, checkout %v; want %v, %v", c.name, order, checkout, c.order, c.checkout)
+		}
+	}
+}
