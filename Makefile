@@ -33,6 +33,7 @@ fuzz: ## Fuzz every parser for 30 s each
 	$(GO) test ./internal/ingest -run XXX -fuzz FuzzParseWooCommerce -fuzztime 30s
 	$(GO) test ./internal/ingest -run XXX -fuzz FuzzParseGeneric -fuzztime 30s
 	$(GO) test ./internal/shop -run XXX -fuzz FuzzParseMinor -fuzztime 30s
+	$(GO) test ./internal/track -run XXX -fuzz FuzzParseUnsubscribeAddress -fuzztime 30s
 
 .PHONY: bench
 bench: ## Run the benchmarks quoted in the README's Performance section

@@ -30,6 +30,10 @@ type Composer struct {
 	Recs      Recommender
 	Links     *track.Signer
 	PublicURL string // base of links in emails (unsubscribe)
+	// UnsubscribeDomain, when set, adds
+	// mailto:unsubscribe+TOKEN@UnsubscribeDomain to List-Unsubscribe
+	// (REMARKET_UNSUBSCRIBE_DOMAIN; package inbound receives that mail).
+	UnsubscribeDomain string
 }
 
 // Composed is a message ready to send, with what it recommends.
@@ -141,7 +145,7 @@ func (c *Composer) messageIDHost() string {
 }
 
 func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe, host string) mailer.Message {
-	return mailer.Message{
+	msg := mailer.Message{
 		From:               st.From,
 		To:                 deref(cu.Email),
 		Subject:            m.Subject,
@@ -152,6 +156,12 @@ func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Custome
 		ListID:             fmt.Sprintf("%s <campaigns.%s>", st.Name, st.Domain),
 		Headers:            map[string]string{"X-Remarket-Campaign": fmt.Sprint(camp.ID)},
 	}
+	if c.UnsubscribeDomain != "" {
+		// Sign is deterministic: this is the token of the https link.
+		tok := c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cu.ID, SendID: sendID})
+		msg.ListUnsubscribeMailto = track.MailtoUnsubscribe(c.UnsubscribeDomain, tok)
+	}
+	return msg
 }
 
 var localeByZone = map[string]string{"Europe/London": "en-GB", "Europe/Dublin": "en-IE", "Europe/Berlin": "de-DE",

@@ -111,6 +111,8 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
 	f.String("templates", "", "folder of email templates overriding the built-in ones (env REMARKET_TEMPLATES)")
 	f.String("smtp-rate", "", "messages per second to the SMTP server, 0 for no limit (env REMARKET_SMTP_RATE)")
+	f.String("inbound-addr", "", "inbound SMTP listen address for unsubscribe mail (env REMARKET_INBOUND_ADDR)")
+	f.String("unsubscribe-domain", "", "domain of the mailto: unsubscribe address (env REMARKET_UNSUBSCRIBE_DOMAIN)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
 		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd(), a.campaignCmd())
@@ -132,6 +134,8 @@ func (a *app) applyFlags(f *pflag.FlagSet) {
 	set("admin-token", &a.cfg.AdminToken)
 	set("templates", &a.cfg.Templates)
 	set("smtp-rate", &a.cfg.SMTPRate)
+	set("inbound-addr", &a.cfg.InboundAddr)
+	set("unsubscribe-domain", &a.cfg.UnsubscribeDomain)
 }
 
 // db opens the pool once per command, and refuses a database whose schema

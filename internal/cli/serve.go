@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -52,7 +51,8 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 		a.log.Warn("REMARKET_SMTP_URL is not set: campaign email will wait until it is configured")
 	}
 	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers,
-		Secret: a.cfg.Secret, Campaigns: campaigns, AdminToken: a.cfg.AdminToken})
+		Secret: a.cfg.Secret, Campaigns: campaigns, AdminToken: a.cfg.AdminToken,
+		InboundAddr: a.cfg.InboundAddr, UnsubscribeDomain: a.cfg.UnsubscribeDomain})
 	if err != nil {
 		return err
 	}
@@ -60,12 +60,15 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 		return err
 	}
 	go a.warmModels(ctx, campaigns)
-	a.log.Info("remarket serving", "role", role, "addr", srv.Addr())
+	if a.cfg.InboundAddr != "" && role == server.RoleWorker {
+		a.log.Warn("REMARKET_INBOUND_ADDR is ignored by --role worker: run the inbound SMTP server with web or all")
+	}
+	a.log.Info("remarket serving", "role", role, "addr", srv.Addr(), "inbound_addr", srv.InboundAddr())
 	select {
 	case <-ctx.Done():
 	case err := <-srv.Done():
 		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
+			return err // says which server stopped
 		}
 	}
 	a.log.Info("shutting down")

@@ -37,7 +37,8 @@ func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 	svc := &campaign.Service{
 		DB: pool,
 		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: track.NewSigner(a.cfg.Secret), PublicURL: a.cfg.PublicBase(),
-			Recs: &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: 5 * time.Second}},
+			UnsubscribeDomain: a.cfg.UnsubscribeDomain,
+			Recs:              &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: 5 * time.Second}},
 		River:             client,
 		Log:               a.log,
 		FrequencyCapHours: 20,

@@ -26,6 +26,13 @@ type Config struct {
 	AdminToken  string // REMARKET_ADMIN_TOKEN
 	Templates   string // REMARKET_TEMPLATES
 	SMTPRate    string // REMARKET_SMTP_RATE: messages per second across connections, 0 for no limit
+	// InboundAddr is where serve (web and all) runs the inbound SMTP server
+	// that takes unsubscribe mail; empty: none (REMARKET_INBOUND_ADDR).
+	InboundAddr string
+	// UnsubscribeDomain is the domain of the mailto: unsubscribe address,
+	// unsubscribe+TOKEN@domain; emails carry it only when it is set, and its
+	// MX must lead to an inbound server (REMARKET_UNSUBSCRIBE_DOMAIN).
+	UnsubscribeDomain string
 }
 
 // Env lists each setting's variable, for help texts and FromEnv.
@@ -38,6 +45,9 @@ var Env = map[string]string{
 	"admin-token":  "REMARKET_ADMIN_TOKEN",
 	"templates":    "REMARKET_TEMPLATES",
 	"smtp-rate":    "REMARKET_SMTP_RATE",
+
+	"inbound-addr":       "REMARKET_INBOUND_ADDR",
+	"unsubscribe-domain": "REMARKET_UNSUBSCRIBE_DOMAIN",
 }
 
 // FromEnv reads the settings through getenv (os.Getenv in production),
@@ -52,6 +62,9 @@ func FromEnv(getenv func(string) string) Config {
 		AdminToken:  getenv("REMARKET_ADMIN_TOKEN"),
 		Templates:   getenv("REMARKET_TEMPLATES"),
 		SMTPRate:    getenv("REMARKET_SMTP_RATE"),
+
+		InboundAddr:       getenv("REMARKET_INBOUND_ADDR"),
+		UnsubscribeDomain: getenv("REMARKET_UNSUBSCRIBE_DOMAIN"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
@@ -88,6 +101,52 @@ func (c Config) Validate() error {
 	}
 	if c.Secret != "" && len(c.Secret) < 16 {
 		return fmt.Errorf("REMARKET_SECRET is too short: use at least 16 characters")
+	}
+	if c.InboundAddr != "" {
+		if _, port, err := net.SplitHostPort(c.InboundAddr); err != nil || !validPort(port) {
+			return fmt.Errorf("REMARKET_INBOUND_ADDR %q is not host:port (for example :25 or 127.0.0.1:2525)", c.InboundAddr)
+		}
+		if c.UnsubscribeDomain == "" {
+			return fmt.Errorf("REMARKET_INBOUND_ADDR is set but REMARKET_UNSUBSCRIBE_DOMAIN is not: the inbound server takes mail only for unsubscribe+TOKEN@ that domain")
+		}
+	}
+	if c.UnsubscribeDomain != "" {
+		if err := validateDomain(c.UnsubscribeDomain); err != nil {
+			return fmt.Errorf("REMARKET_UNSUBSCRIBE_DOMAIN %q %w", c.UnsubscribeDomain, err)
+		}
+	}
+	return nil
+}
+
+func validPort(p string) bool {
+	n, err := strconv.ParseUint(p, 10, 16)
+	return err == nil && (n > 0 || p == "0")
+}
+
+// validateDomain checks a DNS host name as it goes into an email address:
+// ASCII letters, digits and hyphens in dot-separated labels of 1–63
+// characters, at least two labels, no trailing dot. It returns the rest of
+// a sentence: "is not …".
+func validateDomain(d string) error {
+	if net.ParseIP(d) != nil {
+		return fmt.Errorf("is an IP address: use a domain whose MX points at REMARKET_INBOUND_ADDR")
+	}
+	if len(d) > 253 {
+		return fmt.Errorf("is longer than 253 characters")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return fmt.Errorf("is not a domain name such as unsub.shop.example")
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("is not a domain name such as unsub.shop.example (empty, too long or hyphen-edged label %q)", l)
+		}
+		for _, c := range l {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return fmt.Errorf("is not a domain name such as unsub.shop.example (%q is not an ASCII letter, digit or hyphen; write an international name in its xn-- form)", c)
+			}
+		}
 	}
 	return nil
 }

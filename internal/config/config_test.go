@@ -31,6 +31,18 @@ func TestValidate(t *testing.T) {
 		{"starttls", func(c *Config) { c.SMTPURL = "smtp://h:25?starttls=maybe" }, "starttls"},
 		{"secret", func(c *Config) { c.Secret = "short" }, "REMARKET_SECRET"},
 		{"rate", func(c *Config) { c.SMTPRate = "fast" }, "REMARKET_SMTP_RATE"},
+		{"inbound addr", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = "2525", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
+		{"inbound port", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = ":smtp", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
+		{"inbound port range", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = ":70000", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
+		{"inbound without domain", func(c *Config) { c.InboundAddr = ":25" }, "REMARKET_UNSUBSCRIBE_DOMAIN is not"},
+		{"domain one label", func(c *Config) { c.UnsubscribeDomain = "localhost" }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{"domain IP", func(c *Config) { c.UnsubscribeDomain = "192.0.2.1" }, "IP address"},
+		{"domain with @", func(c *Config) { c.UnsubscribeDomain = "unsubscribe@shop.example" }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{"domain URL", func(c *Config) { c.UnsubscribeDomain = "https://shop.example" }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{"domain trailing dot", func(c *Config) { c.UnsubscribeDomain = "shop.example." }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{"domain hyphen", func(c *Config) { c.UnsubscribeDomain = "-unsub.shop.example" }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{"domain unicode", func(c *Config) { c.UnsubscribeDomain = "unsub.bücher.example" }, "xn--"},
+		{"domain long label", func(c *Config) { c.UnsubscribeDomain = strings.Repeat("a", 64) + ".example" }, "REMARKET_UNSUBSCRIBE_DOMAIN"},
 	}
 	for _, tc := range cases {
 		c := base
@@ -38,6 +50,31 @@ func TestValidate(t *testing.T) {
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestInboundSettings(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"REMARKET_INBOUND_ADDR": ":2525", "REMARKET_UNSUBSCRIBE_DOMAIN": "unsub.shop.example"}
+	c := FromEnv(func(k string) string { return env[k] })
+	if c.InboundAddr != ":2525" || c.UnsubscribeDomain != "unsub.shop.example" {
+		t.Fatalf("not read from the environment: %+v", c)
+	}
+	for flag, name := range map[string]string{"inbound-addr": "REMARKET_INBOUND_ADDR", "unsubscribe-domain": "REMARKET_UNSUBSCRIBE_DOMAIN"} {
+		if Env[flag] != name {
+			t.Errorf("Env[%q] = %q, want %q", flag, Env[flag], name)
+		}
+	}
+	for _, ok := range []Config{
+		c,
+		{InboundAddr: "0.0.0.0:25", UnsubscribeDomain: "xn--bcher-kva.example"},
+		{InboundAddr: "[::1]:0", UnsubscribeDomain: "Unsub.Shop.Example"},
+		{UnsubscribeDomain: "unsub.shop.example"}, // the mailbox may run in another process
+	} {
+		ok.DatabaseURL, ok.HTTPAddr = DefaultDatabaseURL, DefaultHTTPAddr
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/remarket/remarket/internal/campaign"
 	"github.com/remarket/remarket/internal/httpapi"
+	"github.com/remarket/remarket/internal/inbound"
 	"github.com/remarket/remarket/internal/ingest"
 	"github.com/remarket/remarket/internal/jobs"
 	"github.com/remarket/remarket/internal/track"
@@ -45,6 +46,11 @@ type Params struct {
 	Campaigns *campaign.Service
 	// AdminToken enables the admin API (GET /admin/recs) when Campaigns is set.
 	AdminToken string
+	// InboundAddr, when set, runs the inbound SMTP server there (web and
+	// all): mail to unsubscribe+TOKEN@UnsubscribeDomain unsubscribes. It
+	// needs Secret and UnsubscribeDomain.
+	InboundAddr       string
+	UnsubscribeDomain string
 }
 
 // Server is one running remarket process.
@@ -54,6 +60,7 @@ type Server struct {
 	accepter *ingest.Accepter
 	http     *http.Server
 	ln       net.Listener
+	inbound  *inbound.Server // nil unless InboundAddr is set
 	serveErr chan error
 }
 
@@ -85,7 +92,7 @@ func New(p Params) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	s := &Server{p: p, river: client, serveErr: make(chan error, 1)}
+	s := &Server{p: p, river: client, serveErr: make(chan error, 2)} // HTTP's and the inbound server's
 	if p.Role != RoleWorker {
 		s.accepter = ingest.NewAccepter(ingest.AccepterParams{Pool: p.Pool, River: client, Logger: p.Logger})
 		api := &httpapi.API{
@@ -101,6 +108,15 @@ func New(p Params) (*Server, error) {
 			api.Recs, api.AdminToken = p.Campaigns.Composer.Recs, p.AdminToken
 		}
 		s.http = &http.Server{Handler: api.Routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+		if p.InboundAddr != "" {
+			if api.Links == nil {
+				return nil, errors.New("inbound SMTP server: no Secret to verify unsubscribe tokens with")
+			}
+			s.inbound, err = inbound.New(inbound.Params{DB: p.Pool, Links: api.Links, Domain: p.UnsubscribeDomain, Logger: p.Logger})
+			if err != nil {
+				return nil, err
+			}
+		}
 	}
 	return s, nil
 }
@@ -108,13 +124,26 @@ func New(p Params) (*Server, error) {
 // Start listens (web) and starts the workers (worker); it returns once both
 // are running.
 func (s *Server) Start(ctx context.Context) error {
+	if s.inbound != nil {
+		if err := s.inbound.Start(s.p.InboundAddr); err != nil {
+			return err
+		}
+		go func() {
+			if err, ok := <-s.inbound.Done(); ok {
+				s.serveErr <- fmt.Errorf("inbound SMTP server: %w", err)
+			}
+		}()
+	}
 	if s.http != nil {
 		ln, err := net.Listen("tcp", s.p.Addr)
 		if err != nil {
+			if s.inbound != nil {
+				_ = s.inbound.Close()
+			}
 			return fmt.Errorf("listen on %s: %w", s.p.Addr, err)
 		}
 		s.ln = ln
-		go func() { s.serveErr <- s.http.Serve(ln) }()
+		go func() { s.serveErr <- fmt.Errorf("http server: %w", s.http.Serve(ln)) }()
 	}
 	if s.p.Role != RoleWeb {
 		if err := s.river.Start(ctx); err != nil {
@@ -132,22 +161,41 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
+// InboundAddr is the address the inbound SMTP server listens on ("" when
+// there is none).
+func (s *Server) InboundAddr() string {
+	if s.inbound == nil {
+		return ""
+	}
+	return s.inbound.Addr()
+}
+
 // River is the process's River client, for inserting jobs.
 func (s *Server) River() *river.Client[pgx.Tx] { return s.river }
 
-// Done delivers the HTTP server's error if it stops on its own.
+// Done delivers the HTTP server's error, or the inbound SMTP server's, if
+// one stops on its own (after Shutdown, HTTP's is http.ErrServerClosed).
 func (s *Server) Done() <-chan error { return s.serveErr }
 
 // Shutdown stops taking requests, lets in-flight requests and their commits
-// finish, then lets running jobs finish, all within ctx.
+// finish, then lets running jobs finish, all within ctx. The inbound SMTP
+// server meanwhile lets the messages it is receiving finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
+	var inboundErr chan error
+	if s.inbound != nil {
+		inboundErr = make(chan error, 1)
+		go func() { inboundErr <- s.inbound.Shutdown(ctx) }()
+	}
 	if s.http != nil {
 		errs = append(errs, s.http.Shutdown(ctx))
 		s.accepter.Close()
 	}
 	if s.p.Role != RoleWeb {
 		errs = append(errs, s.river.Stop(ctx))
+	}
+	if inboundErr != nil {
+		errs = append(errs, <-inboundErr)
 	}
 	return errors.Join(errs...)
 }
