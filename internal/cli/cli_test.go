@@ -215,7 +215,7 @@ func TestInboxReplayAndReads(t *testing.T) {
 // then reads what it stored through the read commands.
 func TestDemoEndToEnd(t *testing.T) {
 	t.Parallel()
-	_, url := dbtest.NewURL(t)
+	pool, url := dbtest.NewURL(t)
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	if err != nil {
 		t.Fatal(err)
@@ -272,6 +272,24 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if r = run(t, env, "recs", "show", "--store", "demo-shop.example", "--customer", "c0001", "--strategy", "magic"); r.code != ExitUsage {
 		t.Errorf("unknown strategy: %+v", r)
+	}
+	// The product statistics the webhook worker kept order by order are what
+	// a rebuild from the stored orders makes.
+	var sku string
+	if err := pool.QueryRow(context.Background(), `SELECT p.sku FROM product_stats_now s JOIN products p ON p.id = s.product_id
+ORDER BY s.orders DESC, p.id LIMIT 1`).Scan(&sku); err != nil {
+		t.Fatal(err)
+	}
+	kept := run(t, env, "recs", "stats", "--store", "demo-shop.example", "--product", sku, "--json")
+	if r = run(t, env, "recs", "rebuild", "--store", "demo-shop.example", "--local"); r.code != 0 {
+		t.Fatalf("recs rebuild --local: %+v", r)
+	}
+	rebuilt := run(t, env, "recs", "stats", "--store", "demo-shop.example", "--product", sku, "--json")
+	if kept.code != 0 || !strings.Contains(kept.stdout, `"bought_with": [`) || kept.stdout != rebuilt.stdout {
+		t.Errorf("recs stats kept by the worker:\n%+v\nafter a rebuild:\n%+v", kept, rebuilt)
+	}
+	if r = run(t, env, "recs", "stats", "--store", "demo-shop.example"); r.code != ExitUsage || !strings.Contains(r.stderr, "--product is required") {
+		t.Errorf("recs stats without --product: %+v", r)
 	}
 	// The demo again: everything is a duplicate, nothing new is stored.
 	r = run(t, env, "demo", "--customers", "40")

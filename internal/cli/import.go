@@ -79,4 +79,8 @@ func printImportSummary(a *app, s importer.Summary) {
 		}
 		fmt.Fprintf(a.env.Stdout, "  rejected %s:%d: %s\n", r.File, r.Line, r.Reason)
 	}
+	if s.Orders+s.OrdersUpdated+s.OrdersRefunded > 0 {
+		// An import writes orders in bulk, past the per-order statistics updates.
+		fmt.Fprintln(a.env.Stdout, "next: remarket recs rebuild --store STORE, to count these orders in the product statistics and the model")
+	}
 }

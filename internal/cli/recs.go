@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -31,7 +32,7 @@ import (
 
 func (a *app) recsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "recs", Short: "Recommendations for customers"}
-	cmd.AddCommand(a.recsShowCmd(), a.recsRebuildCmd())
+	cmd.AddCommand(a.recsShowCmd(), a.recsRebuildCmd(), a.recsStatsCmd())
 	return cmd
 }
 
@@ -145,10 +146,12 @@ func (a *app) recsRebuildCmd() *cobra.Command {
 	var local bool
 	cmd := &cobra.Command{
 		Use:   "rebuild",
-		Short: "Retrain a store's model from all stored orders (after an import), as a job for the workers",
-		Long: `Models are kept current on their own: remarket serve trains each store's model at
-start and adds new orders before answering. rebuild retrains one now, as a River job
-that a worker runs, and waits for it; --local trains here instead and reports the model.`,
+		Short: "Recompute a store's product statistics and retrain its model from all stored orders (after an import), as jobs for the workers",
+		Long: `Statistics and models are kept current on their own: every processed order updates the
+product statistics in its own transaction, and remarket serve trains each store's model
+at start and adds new orders before answering. An import bypasses both: rebuild
+recomputes the statistics and retrains the model now, as River jobs that a worker runs,
+and waits for them; --local does both here instead and reports the model.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := a.findStore(cmd.Context(), storeRef)
@@ -168,6 +171,11 @@ that a worker runs, and waits for it; --local trains here instead and reports th
 
 func (a *app) rebuildLocal(ctx context.Context, st store.Store) error {
 	start := time.Now()
+	if err := store.StatsRebuild(ctx, a.pool, st.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.env.Stdout, "store %s: product statistics rebuilt in %s\n", st.Name, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	h, err := recs.LoadHistory(ctx, a.pool, st.ID)
 	if err != nil {
 		return err
@@ -185,22 +193,39 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.Insert(ctx, jobs.RecsRebuildArgs{StoreID: st.ID}, nil)
-	if err != nil {
-		return err
+	// The statistics first, then the model: two jobs, two steps of progress.
+	steps := []struct {
+		what string
+		args river.JobArgs
+	}{{"product statistics", jobs.StatsRebuildArgs{StoreID: st.ID}}, {"model", jobs.RecsRebuildArgs{StoreID: st.ID}}}
+	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name, int64(len(steps)), progress.WithUnit("steps"))
+	for i, s := range steps {
+		res, err := client.Insert(ctx, s.args, nil)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := waitJob(ctx, client, res.Job.ID); err != nil {
+			bar.Done()
+			return err
+		}
+		bar.Set(int64(i + 1))
+		fmt.Fprintf(a.env.Stdout, "rebuilt the %s of %s in %s (job %d)\n", s.what, st.Name, time.Since(start).Round(time.Millisecond), res.Job.ID)
 	}
-	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name, 1, progress.WithUnit("models"))
+	bar.Done()
+	return nil
+}
+
+// waitJob waits for a job to complete.
+func waitJob(ctx context.Context, client *river.Client[pgx.Tx], id int64) error {
 	start := time.Now()
 	for {
-		j, err := client.JobGet(ctx, res.Job.ID)
+		j, err := client.JobGet(ctx, id)
 		if err != nil {
 			return err
 		}
 		switch j.State {
 		case rivertype.JobStateCompleted:
-			bar.Set(1)
-			bar.Done()
-			fmt.Fprintf(a.env.Stdout, "rebuilt the model of %s in %s (job %d)\n", st.Name, time.Since(start).Round(time.Millisecond), j.ID)
 			return nil
 		case rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
 			return fmt.Errorf("rebuild job %d %s: %v", j.ID, j.State, j.Errors)

@@ -118,7 +118,8 @@ func apply(ctx context.Context, db store.DB, storeID int64, ev shop.Event) error
 // bug, which retrying cannot fix.
 var errNoData = errors.New("event carries no data")
 
-// ProcessMany processes deliveries in one transaction. Deliveries that hold
+// ProcessMany processes deliveries in one transaction, with the product
+// statistics they change (store.QueueStatsSync). Deliveries that hold
 // only orders (most traffic) are saved together in one round trip, their new
 // customers and products first and in key order so that concurrent workers
 // never deadlock; any other delivery goes through Process. giveUp turns a
@@ -161,6 +162,9 @@ func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp b
 	for _, id := range storeIDs {
 		store.QueueOrders(&b, id, byStore[id])
 	}
+	for _, id := range touchedStores(ds) {
+		store.QueueStatsSync(&b, id) // after every write to the stores' orders
+	}
 	if len(processed) > 0 {
 		store.QueueInboxProcessed(&b, processed)
 	}
@@ -169,6 +173,16 @@ func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp b
 		return fmt.Errorf("save %d deliveries: %w", len(ds), err)
 	}
 	return nil
+}
+
+// touchedStores returns the stores of the deliveries, sorted.
+func touchedStores(ds []store.Delivery) []int64 {
+	ids := make([]int64, 0, 1)
+	for _, d := range ds {
+		ids = append(ids, d.StoreID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // onlyOrders returns a delivery's orders when it holds nothing else (but

@@ -28,6 +28,8 @@ func Workers(pool *pgxpool.Pool, campaigns *campaign.Service, log *slog.Logger) 
 	river.AddWorker(w, &SendBatchWorker{Campaigns: campaigns, Log: log})
 	river.AddWorker(w, &AnalyzeWorker{Pool: pool})
 	river.AddWorker(w, &RecsRebuildWorker{Campaigns: campaigns})
+	river.AddWorker(w, &StatsFoldWorker{Pool: pool})
+	river.AddWorker(w, &StatsRebuildWorker{Pool: pool})
 	return w
 }
 
@@ -63,6 +65,9 @@ func PeriodicJobs() []*river.PeriodicJob {
 			&river.PeriodicJobOpts{RunOnStart: true}),
 		river.NewPeriodicJob(river.PeriodicInterval(5*time.Minute),
 			func() (river.JobArgs, *river.InsertOpts) { return AbandonSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(statsFoldEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return StatsFoldArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }

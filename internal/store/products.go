@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/remarket/remarket/internal/shop"
 )
@@ -118,4 +121,20 @@ func ProductsEach(ctx context.Context, db DB, storeID int64, sinceXID uint64, fn
 		}
 	}
 	return rows.Err()
+}
+
+// ProductFind finds a store's product by its SKU, the store's product id, or
+// remarket's id, in that order.
+func ProductFind(ctx context.Context, db DB, storeID int64, ref string) (Product, error) {
+	row := db.QueryRow(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1
+    AND (sku = $2 OR external_id = $2 OR id::text = $2)
+ORDER BY sku = $2 DESC, external_id = $2 DESC LIMIT 1`, storeID, ref)
+	p, err := scanProduct(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Product{}, ErrNotFound
+	}
+	if err != nil {
+		return Product{}, fmt.Errorf("find product %q: %w", ref, err)
+	}
+	return p, nil
 }

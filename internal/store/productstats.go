@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The product statistics are kept by SQL functions (migration 14): each
+// order-processing transaction calls remarket_stats_sync last, so the
+// statistics change with the orders, in the same commit.
+
+const statsSyncSQL = `SELECT remarket_stats_sync($1)`
+
+// QueueStatsSync adds the statistics update for what the transaction wrote
+// to the store's orders to a batch; it must come after those writes.
+func QueueStatsSync(pb *pgx.Batch, storeID int64) { pb.Queue(statsSyncSQL, storeID) }
+
+// StatsSync updates the store's statistics for the orders the transaction
+// db wrote. Outside a transaction it does nothing useful.
+func StatsSync(ctx context.Context, db DB, storeID int64) error {
+	if _, err := db.Exec(ctx, statsSyncSQL, storeID); err != nil {
+		return fmt.Errorf("update product statistics: %w", err)
+	}
+	return nil
+}
+
+// StatsFold adds pending statistics changes into the totals and returns how
+// many rows it touched.
+func StatsFold(ctx context.Context, db DB) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, `SELECT remarket_stats_fold()`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("fold product statistics: %w", err)
+	}
+	return n, nil
+}
+
+// StatsRebuild recomputes the store's statistics from its stored orders in
+// one transaction; order processing for the store waits meanwhile.
+func StatsRebuild(ctx context.Context, db TxStarter, storeID int64) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT remarket_stats_rebuild($1)`, storeID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild product statistics of store %d: %w", storeID, err)
+	}
+	return nil
+}
+
+// TxStarter begins transactions: a pool or a connection.
+type TxStarter interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// ProductStats are a product's statistics as of now.
+type ProductStats struct {
+	ProductID      int64    `json:"product_id"`
+	Orders         int64    `json:"orders"`
+	Units          int64    `json:"units"`
+	Buyers         int64    `json:"buyers"`
+	RepeatBuyers   int64    `json:"repeat_buyers"`
+	RepurchaseDays *float64 `json:"repurchase_days"` // mean days between one customer's orders of it (to 0.001: sums kept in two orders differ in the last bits); nil: nobody bought it twice
+	Category       string   `json:"category"`
+	PricePosition  *float64 `json:"price_position"` // 0 the cheapest of its category, 1 the dearest; nil without category or price
+	BoughtWith     []Pair   `json:"bought_with"`
+}
+
+// Pair is a product bought in the same orders as another.
+type Pair struct {
+	ProductID int64  `json:"product_id"`
+	Title     string `json:"title"`
+	Orders    int64  `json:"orders"`
+}
+
+// ErrNoStats is returned for a product no counted order holds.
+var ErrNoStats = errors.New("no counted order holds this product")
+
+const productStatsSQL = `SELECT s.orders, s.units, s.buyers, s.repeat_buyers, round(s.repurchase_days::numeric, 3)::float8, p.category,
+    pp.price_position
+FROM product_stats_now s JOIN products p ON p.id = s.product_id
+LEFT JOIN product_price_position pp ON pp.product_id = s.product_id
+WHERE s.store_id = $1 AND s.product_id = $2 AND s.orders > 0`
+
+const boughtWithSQL = `SELECT x.other, p.title, x.orders FROM (
+    SELECT CASE WHEN product_a = $2 THEN product_b ELSE product_a END AS other, orders
+    FROM pair_stats_now WHERE store_id = $1 AND (product_a = $2 OR product_b = $2)) x
+JOIN products p ON p.id = x.other
+ORDER BY x.orders DESC, x.other LIMIT $3`
+
+// ProductStatsGet returns a product's statistics with the top products
+// bought in the same orders.
+func ProductStatsGet(ctx context.Context, db DB, storeID, productID int64, top int) (ProductStats, error) {
+	s := ProductStats{ProductID: productID}
+	err := db.QueryRow(ctx, productStatsSQL, storeID, productID).Scan(&s.Orders, &s.Units, &s.Buyers, &s.RepeatBuyers,
+		&s.RepurchaseDays, &s.Category, &s.PricePosition)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, ErrNoStats
+	}
+	if err != nil {
+		return s, fmt.Errorf("product statistics: %w", err)
+	}
+	rows, err := db.Query(ctx, boughtWithSQL, storeID, productID, top)
+	if err != nil {
+		return s, fmt.Errorf("product statistics: %w", err)
+	}
+	s.BoughtWith, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Pair])
+	if err != nil {
+		return s, fmt.Errorf("product statistics: %w", err)
+	}
+	return s, nil
+}

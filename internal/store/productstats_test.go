@@ -1,0 +1,128 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/remarket/remarket/internal/dbtest"
+	"github.com/remarket/remarket/internal/shop"
+	"github.com/remarket/remarket/internal/store"
+)
+
+// TestProductStats builds a small store whose statistics are known, one
+// transaction per change as order processing makes them, then checks that a
+// rebuild from the stored orders gives the same numbers.
+func TestProductStats(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Tea", Platform: "generic", Domain: "tea.example", WebhookSecret: "secret-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	order := func(ext, customer string, day int, products ...string) *shop.Order {
+		o := &shop.Order{ExternalID: ext, Customer: &shop.Customer{Email: customer}, Currency: "GBP", Status: shop.OrderPaid,
+			PlacedAt: day0.AddDate(0, 0, day), UpdatedAt: day0.AddDate(0, 0, day)}
+		for i, p := range products {
+			o.Lines = append(o.Lines, shop.LineItem{ExternalID: fmt.Sprint(i), ProductID: p, Title: p, Quantity: 2, UnitPriceMinor: 500})
+		}
+		return o
+	}
+	inTx := func(what string, fn func(tx pgx.Tx) error) {
+		t.Helper()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return store.StatsSync(ctx, tx, st.ID)
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	inTx("first orders", func(tx pgx.Tx) error {
+		return store.OrdersUpsert(ctx, tx, st.ID, []*shop.Order{order("o1", "a@x.example", 0, "tea", "mug"),
+			order("o2", "b@x.example", 1, "tea", "mug", "pot")})
+	})
+	inTx("a buys tea again", func(tx pgx.Tx) error {
+		return store.OrderUpsert(ctx, tx, st.ID, order("o3", "a@x.example", 30, "tea"))
+	})
+	inTx("b returns the pot", func(tx pgx.Tx) error {
+		return store.RefundApply(ctx, tx, st.ID, &shop.Refund{ExternalID: "r1", OrderExternalID: "o2", CreatedAt: day0,
+			Lines: []shop.RefundLine{{LineExternalID: "2", Quantity: 2}}})
+	})
+	inTx("c orders", func(tx pgx.Tx) error {
+		return store.OrderUpsert(ctx, tx, st.ID, order("o4", "c@x.example", 2, "mug", "pot"))
+	})
+	inTx("c's order is cancelled", func(tx pgx.Tx) error { return store.OrderCancel(ctx, tx, st.ID, "o4") })
+
+	tea := wantStats(t, pool, st.ID, "tea", 3, 2, 1)
+	if tea.RepurchaseDays == nil || math.Abs(*tea.RepurchaseDays-30) > 1e-9 {
+		t.Errorf("tea repurchase days %v, want 30", tea.RepurchaseDays)
+	}
+	mug := wantStats(t, pool, st.ID, "mug", 2, 2, 0)
+	if len(mug.BoughtWith) != 1 || mug.BoughtWith[0].Title != "tea" || mug.BoughtWith[0].Orders != 2 {
+		t.Errorf("mug bought with %+v, want tea in 2 orders only (the pot was returned, c's order cancelled)", mug.BoughtWith)
+	}
+	if _, err := store.ProductStatsGet(ctx, pool, st.ID, productID(t, pool, st.ID, "pot"), 5); err != store.ErrNoStats {
+		t.Errorf("pot: %v, want ErrNoStats: every pot was returned or cancelled", err)
+	}
+
+	incremental := dumpStats(t, pool, st.ID)
+	if _, err := store.StatsFold(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if folded := dumpStats(t, pool, st.ID); folded != incremental {
+		t.Errorf("folding changed the statistics:\n%s\nwant\n%s", folded, incremental)
+	}
+	if err := store.StatsRebuild(ctx, pool, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := dumpStats(t, pool, st.ID); rebuilt != incremental {
+		t.Errorf("rebuilt statistics differ from the ones kept order by order:\n%s\nwant\n%s", rebuilt, incremental)
+	}
+}
+
+func wantStats(t *testing.T, pool *pgxpool.Pool, storeID int64, product string, orders, buyers, repeat int64) store.ProductStats {
+	t.Helper()
+	s, err := store.ProductStatsGet(context.Background(), pool, storeID, productID(t, pool, storeID, product), 5)
+	if err != nil {
+		t.Fatalf("%s: %v", product, err)
+	}
+	if s.Orders != orders || s.Buyers != buyers || s.RepeatBuyers != repeat || s.Units != 2*orders {
+		t.Errorf("%s: %d orders, %d units, %d buyers, %d repeat buyers; want %d, %d, %d, %d", product, s.Orders, s.Units, s.Buyers,
+			s.RepeatBuyers, orders, 2*orders, buyers, repeat)
+	}
+	return s
+}
+
+func productID(t *testing.T, pool *pgxpool.Pool, storeID int64, ext string) int64 {
+	t.Helper()
+	p, err := store.ProductFind(context.Background(), pool, storeID, ext)
+	if err != nil {
+		t.Fatalf("product %s: %v", ext, err)
+	}
+	return p.ID
+}
+
+// dumpStats prints every statistic of the store as it reads now.
+func dumpStats(t *testing.T, pool *pgxpool.Pool, storeID int64) string {
+	t.Helper()
+	var out string
+	err := pool.QueryRow(context.Background(), `SELECT
+    (SELECT string_agg(format('%s %s %s %s %s %s %s', product_id, orders, units, buyers, repeat_buyers, repeat_gaps, round(repeat_days::numeric, 6)), E'\n' ORDER BY product_id)
+     FROM product_stats_now WHERE store_id = $1 AND (orders, units, buyers, repeat_buyers, repeat_gaps) <> (0, 0, 0, 0, 0))
+    || E'\n' ||
+    (SELECT string_agg(format('%s-%s %s', product_a, product_b, orders), E'\n' ORDER BY product_a, product_b)
+     FROM pair_stats_now WHERE store_id = $1)`, storeID).Scan(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
