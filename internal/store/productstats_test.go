@@ -116,13 +116,80 @@ func dumpStats(t *testing.T, pool *pgxpool.Pool, storeID int64) string {
 	t.Helper()
 	var out string
 	err := pool.QueryRow(context.Background(), `SELECT
-    (SELECT string_agg(format('%s %s %s %s %s %s %s', product_id, orders, units, buyers, repeat_buyers, repeat_gaps, round(repeat_days::numeric, 6)), E'\n' ORDER BY product_id)
+    (SELECT COALESCE(string_agg(format('%s %s %s %s %s %s %s', product_id, orders, units, buyers, repeat_buyers, repeat_gaps, round(repeat_days::numeric, 6)), E'\n' ORDER BY product_id), '')
      FROM product_stats_now WHERE store_id = $1 AND (orders, units, buyers, repeat_buyers, repeat_gaps) <> (0, 0, 0, 0, 0))
     || E'\n' ||
-    (SELECT string_agg(format('%s-%s %s', product_a, product_b, orders), E'\n' ORDER BY product_a, product_b)
+    (SELECT COALESCE(string_agg(format('%s-%s %s', product_a, product_b, orders), E'\n' ORDER BY product_a, product_b), '')
      FROM pair_stats_now WHERE store_id = $1)`, storeID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestProductStatsConcurrentCustomer: a refund and a new order of one
+// customer, in two transactions at once, each recompute that customer's
+// history; the second must wait for the first, or it recomputes without the
+// first's change and the statistics drift from the orders.
+func TestProductStatsConcurrentCustomer(t *testing.T) {
+	ctx := context.Background()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Tea", Platform: "generic", Domain: "tea.example", WebhookSecret: "secret-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	order := func(ext string, day int) *shop.Order {
+		return &shop.Order{ExternalID: ext, Customer: &shop.Customer{Email: "a@x.example"}, Currency: "GBP", Status: shop.OrderPaid,
+			PlacedAt: at.AddDate(0, 0, day), UpdatedAt: at.AddDate(0, 0, day),
+			Lines: []shop.LineItem{{ExternalID: "1", ProductID: "tea", Quantity: 2, UnitPriceMinor: 500}}}
+	}
+	sync := func(tx pgx.Tx) error { return store.StatsSync(ctx, tx, st.ID) }
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := store.OrderUpsert(ctx, tx, st.ID, order("o1", 0)); err != nil {
+			return err
+		}
+		return sync(tx)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The new order's transaction stays open while the refund runs.
+	tx1, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx1.Rollback(ctx) //nolint:errcheck
+	if err := store.OrderUpsert(ctx, tx1, st.ID, order("o2", 20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sync(tx1); err != nil {
+		t.Fatal(err)
+	}
+	refunded := make(chan error, 1)
+	go func() {
+		refunded <- pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if err := store.RefundApply(ctx, tx, st.ID, &shop.Refund{ExternalID: "r1", OrderExternalID: "o1", CreatedAt: at,
+				Lines: []shop.RefundLine{{LineExternalID: "1", Quantity: 2}}}); err != nil {
+				return err
+			}
+			return sync(tx)
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // the refund reaches the customer's lock
+	if err := tx1.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-refunded; err != nil {
+		t.Fatal(err)
+	}
+	kept := dumpStats(t, pool, st.ID)
+	if err := store.StatsRebuild(ctx, pool, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := dumpStats(t, pool, st.ID); rebuilt != kept {
+		t.Errorf("statistics after concurrent changes:\n%s\nwant, as rebuilt:\n%s", kept, rebuilt)
+	}
+	if s := wantStats(t, pool, st.ID, "tea", 1, 1, 0); s.RepurchaseDays != nil {
+		t.Errorf("one order of tea is left, yet a repurchase interval: %v", *s.RepurchaseDays)
+	}
 }
