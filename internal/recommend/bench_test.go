@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -85,6 +86,28 @@ func BenchmarkRecommendOne(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRecommendParallel asks top-10 blend picks of one model from
+// GOMAXPROCS goroutines at once (set with -cpu), cycling through the
+// customers, as a campaign's concurrent sends do: calls/s is the store's
+// throughput; with -cpu 1 it is one goroutine's.
+func BenchmarkRecommendParallel(b *testing.B) {
+	h := loadRetail(b)
+	m := Train(h, Options{})
+	custs := customerIDs(h)
+	var next atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c := custs[int(next.Add(1))%len(custs)]
+			if _, err := m.Recommend(Request{Customer: c, K: 10}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
 // BenchmarkEvaluate runs the whole offline evaluation (train before the

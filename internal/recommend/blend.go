@@ -128,23 +128,23 @@ type blendInput struct {
 // features: cross-sell and peer candidates, the popCands most popular and
 // the newCands most popular new products, not bought (and, with repeats,
 // the customer's own products). The caller holds mu; both slices are the
-// model's buffers, valid until the next call.
+// call's buffers.
 func (q *query) blendCands(repeats bool) ([]cand, []features) {
 	in := q.blendInput()
-	m := q.m
+	m, b := q.m, q.b
 	n := 2*compCands + popCands + newCands
 	if repeats && q.c != nil {
 		n += len(q.c.items)
 	}
-	cs, fs := m.candBuf[:0], m.featBuf[:0]
+	cs, fs := b.candBuf[:0], b.featBuf[:0]
 	if cap(cs) < n {
 		cs, fs = make([]cand, 0, n), make([]features, 0, n)
 	}
-	if len(m.seen) < len(m.prods) {
-		m.seen = make([]bool, len(m.prods))
+	if len(b.seen) < len(m.prods) {
+		b.seen = make([]bool, len(m.prods))
 	}
 	// seen marks the products already considered, and those bought.
-	seen := m.seen
+	seen := b.seen
 	if q.c != nil {
 		for _, it := range q.c.items {
 			seen[it.prod] = true
@@ -159,10 +159,10 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 		fs = append(fs, features{})
 		q.newFeatures(&fs[len(fs)-1], p, in)
 	}
-	for _, p := range m.topTouched(in.xs, compCands) {
+	for _, p := range b.topTouched(in.xs, compCands) {
 		consider(p)
 	}
-	for _, p := range m.topTouched(in.ps, compCands) {
+	for _, p := range b.topTouched(in.ps, compCands) {
 		consider(p)
 	}
 	for _, p := range in.pop.rank[:min(len(in.pop.rank), popCands)] {
@@ -185,7 +185,7 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 		}
 	}
 	q.clearWords(in)
-	m.candBuf, m.featBuf = cs, fs
+	b.candBuf, b.featBuf = cs, fs
 	return cs, fs
 }
 
@@ -205,10 +205,10 @@ func (q *query) clearWords(in *blendInput) {
 
 // blendInput computes the customer's component scores and profile.
 func (q *query) blendInput() *blendInput {
-	m := q.m
-	in := &m.in
+	m, b := q.m, q.b
+	in := &b.in
 	*in = blendInput{xs: q.crossSell(), pop: q.popStats()}
-	in.ps = m.scratch[1].reset(len(m.prods))
+	in.ps = b.scratch[1].reset(len(m.prods))
 	if m.opts.PeerMix > 0 {
 		in.ps = q.peers()
 	}
@@ -217,13 +217,13 @@ func (q *query) blendInput() *blendInput {
 	if q.c == nil {
 		return in
 	}
-	if len(m.wordN) < len(m.vocab) {
-		m.wordN, m.wordR = make([]float64, len(m.vocab)), make([]float64, len(m.vocab))
+	if len(b.wordN) < len(m.vocab) {
+		b.wordN, b.wordR = make([]float64, len(m.vocab)), make([]float64, len(m.vocab))
 	}
-	if len(m.catN) < in.pop.nCats {
-		m.catN = make([]float64, in.pop.nCats)
+	if len(b.catN) < in.pop.nCats {
+		b.catN = make([]float64, in.pop.nCats)
 	}
-	in.wordN, in.wordR, in.catN = m.wordN, m.wordR, m.catN
+	in.wordN, in.wordR, in.catN = b.wordN, b.wordR, b.catN
 	hl := m.opts.RecencyHalfLife.Seconds()
 	n := 0
 	first := q.c.last
@@ -442,7 +442,7 @@ func (q *query) blend() []cand {
 	}
 	cs, fs := q.blendCands(q.r.AllowRepeats)
 	base := meanContributions(&blendWeights[wNew], cs, fs)
-	xs, ps := &q.m.scratch[0], &q.m.scratch[1]
+	xs, ps := &q.b.scratch[0], &q.b.scratch[1]
 	// Every candidate may be recommended (blendCands filtered them): score,
 	// demote and keep the K best; only those get a label.
 	out := cs[:0]
@@ -491,9 +491,33 @@ func (q *query) blend() []cand {
 func (q *query) popStats() *popStats {
 	m := q.m
 	today := dayOf(q.now)
-	if m.popVer == m.version && m.popDay == today && m.pop != nil && len(m.pop.score) == len(m.prods) {
-		return m.pop
+	if st := m.cachedPop(today); st != nil {
+		return st
 	}
+	// They take milliseconds: one call computes them, the others wait for
+	// it rather than all computing them at once after every change.
+	m.popMu.Lock()
+	defer m.popMu.Unlock()
+	if st := m.cachedPop(today); st != nil {
+		return st
+	}
+	st := q.newPopStats(today)
+	m.pop.Store(&popCache{day: today, version: m.version, st: st})
+	return st
+}
+
+// cachedPop returns the cached popStats of the day if the model has not
+// changed since, else nil. The caller holds mu.
+func (m *Model) cachedPop(today int64) *popStats {
+	if c := m.pop.Load(); c != nil && c.version == m.version && c.day == today && len(c.st.score) == len(m.prods) {
+		return c.st
+	}
+	return nil
+}
+
+// newPopStats computes the day's per-product figures.
+func (q *query) newPopStats(today int64) *popStats {
+	m := q.m
 	hl := m.opts.PopularHalfLife.Hours() / 24
 	n := len(m.prods)
 	st := &popStats{score: make([]float64, n), info: make([]prodInfo, n), idf: make([]float64, len(m.vocab))}
@@ -561,7 +585,6 @@ func (q *query) popStats() *popStats {
 			st.newRank = append(st.newRank, p)
 		}
 	}
-	m.pop, m.popDay, m.popVer = st, today, m.version
 	return st
 }
 
@@ -587,23 +610,23 @@ func (m *Model) wordTrends(today int64) []float64 {
 
 // topTouched returns about the k products with the highest accumulated
 // scores (all of them tied at the k-th), unordered, in a reused buffer.
-func (m *Model) topTouched(s *scores, k int) []int32 {
+func (b *buffers) topTouched(s *scores, k int) []int32 {
 	if len(s.touched) <= k {
 		return s.touched
 	}
-	vals := m.valBuf[:0]
+	vals := b.valBuf[:0]
 	for _, j := range s.touched {
 		vals = append(vals, s.val[j])
 	}
-	m.valBuf = vals
+	b.valBuf = vals
 	th := kthLargest(vals, k)
-	out := m.topBuf[:0]
+	out := b.topBuf[:0]
 	for _, j := range s.touched {
 		if s.val[j] >= th {
 			out = append(out, j)
 		}
 	}
-	m.topBuf = out
+	b.topBuf = out
 	return out
 }
 

@@ -59,9 +59,11 @@ func newFitSplitAt(name string, h History, cut, end time.Time) *fitSplit {
 // cands returns a customer's blend candidates with features at the cutoff.
 func (s *fitSplit) cands(c int64) ([]cand, []features) {
 	m := s.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	q := query{m: m, r: Request{Customer: c, K: 10, Now: s.cutoff, AllowRepeats: true}, now: s.cutoff.Unix(), c: m.customers[c]}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	b := m.bufs.Get().(*buffers)
+	defer m.bufs.Put(b)
+	q := query{m: m, b: b, r: Request{Customer: c, K: 10, Now: s.cutoff, AllowRepeats: true}, now: s.cutoff.Unix(), c: m.customers[c]}
 	cs, fs := q.blendCands(true)
 	return slices.Clone(cs), slices.Clone(fs)
 }

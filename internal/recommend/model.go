@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 )
@@ -245,14 +246,16 @@ type nbr struct {
 // history (time-weighted), prices by category, repurchase intervals per
 // product and per customer, and daily order counts for recent popularity.
 //
-// A Model is safe for concurrent use. AddOrder keeps it current; its cost is
-// O(L² + N·min(H, MaxPairHistory)) map updates for an order of L products
-// with N new to a customer who had bought H distinct products before (see
-// docs/recommendations.md for measured figures). Neighbour lists are
-// recomputed lazily, when a Recommend needs a product whose co-purchases
-// changed.
+// A Model is safe for concurrent use, and Recommend calls run in parallel:
+// they only read the model (under mu's read lock) and take their scratch
+// space from a pool, while AddOrder and SetProduct hold the write lock.
+// AddOrder keeps it current; its cost is O(L² + N·min(H, MaxPairHistory))
+// map updates for an order of L products with N new to a customer who had
+// bought H distinct products before (see docs/recommendations.md for
+// measured figures). Neighbour lists are recomputed lazily, when a Recommend
+// needs a product whose co-purchases changed.
 type Model struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	opts  Options
 	ref   int64 // unix seconds the time weights are relative to
 	refOK bool
@@ -263,8 +266,8 @@ type Model struct {
 	rows      []map[int32]pairStat // co-purchases, symmetric
 	nbrs      [][]nbr              // most similar products
 	ups       [][]nbr              // most similar products of the same category and pricier
-	nbrsDirty []bool
-	avail     []bool // in the catalog and in stock
+	nbrState  []atomic.Uint32      // whether nbrs and ups are stale (see neighbours)
+	avail     []bool               // in the catalog and in stock
 	customers map[int64]*customer
 	custs     []*customer      // by dense customer index
 	buyers    [][]int32        // per product, dense indexes of its customers
@@ -275,8 +278,22 @@ type Model struct {
 	words     [][]int32        // per product, its title's words
 	wordDF    []int32          // per word, the products with it
 
-	// scratch, overlap and the rest are Recommend's reusable buffers (it
-	// holds mu): nothing in them outlives a call.
+	// bufs holds *buffers, Recommend's scratch space: one per call in
+	// flight, reused across calls.
+	bufs sync.Pool
+
+	// version counts changes; pop caches popularity scores for one day
+	// and version, filled in by Recommend under the read lock and popMu.
+	version int
+	pop     atomic.Pointer[popCache]
+	popMu   sync.Mutex
+}
+
+// buffers are the scratch space of one Recommend call, sized to the model
+// and reused: nothing in them outlives a call, and each call leaves them
+// zeroed where the next one expects zeros (overlap, seen, wordN, wordR,
+// catN, and scores through touched).
+type buffers struct {
 	scratch [2]scores
 	overlap []float64
 	peerCs  []int32 // customers sharing a product with the customer
@@ -293,12 +310,20 @@ type Model struct {
 	valBuf  []float64
 	topBuf  []int32
 	featBuf []features
+}
 
-	// pop caches popularity scores for one day and model version.
+// States of a product's neighbour lists (Model.nbrState).
+const (
+	nbrStale   = iota // to be computed
+	nbrFilling        // being computed and stored by a Recommend
+	nbrFresh          // up to date
+)
+
+// popCache is popStats for one day and model version.
+type popCache struct {
+	day     int64
 	version int
-	popDay  int64
-	popVer  int
-	pop     *popStats
+	st      *popStats
 }
 
 // NewModel returns an empty model over the catalog. Products missing from
@@ -311,8 +336,8 @@ func NewModel(products map[int64]Product, opts Options) *Model {
 		idx:       make(map[int64]int32, len(products)),
 		vocab:     map[string]int32{},
 		customers: map[int64]*customer{},
-		popVer:    -1,
 	}
+	m.bufs.New = func() any { return new(buffers) }
 	ids := make([]int64, 0, len(products))
 	for id, p := range products {
 		m.catalog[id] = p
@@ -356,8 +381,8 @@ func (m *Model) SetProduct(p Product) {
 	m.version++
 	if !had || old.Category != p.Category || old.PriceMinor != p.PriceMinor {
 		// Upsell lists depend on categories and prices.
-		for i := range m.nbrsDirty {
-			m.nbrsDirty[i] = true
+		for i := range m.nbrState {
+			m.nbrState[i].Store(nbrStale)
 		}
 	}
 }
@@ -373,12 +398,14 @@ func (m *Model) index(id int64) int32 {
 	m.rows = append(m.rows, nil)
 	m.nbrs = append(m.nbrs, nil)
 	m.ups = append(m.ups, nil)
+	// Stale until computed. Growing copies the states, which is safe as
+	// index runs under the write lock: no reader is running.
+	m.nbrState = append(m.nbrState, atomic.Uint32{})
 	m.buyers = append(m.buyers, nil)
 	pr, ok := m.catalog[id]
 	m.avail = append(m.avail, ok && pr.InStock)
 	m.words = append(m.words, nil)
 	m.setWords(i, m.titleWords(pr.Title))
-	m.nbrsDirty = append(m.nbrsDirty, true)
 	return i
 }
 
@@ -645,7 +672,11 @@ func (m *Model) addPair(a, b int32, f func(*pairStat)) {
 		s := row[ij[1]]
 		f(&s)
 		row[ij[1]] = s
-		m.nbrsDirty[ij[0]] = true
+		// Train marks pairs millions of times: an atomic load costs less
+		// than a store.
+		if st := &m.nbrState[ij[0]]; st.Load() != nbrStale {
+			st.Store(nbrStale)
+		}
 	}
 }
 
@@ -717,8 +748,8 @@ func (ps *productStat) recentOrders(today, window int64) int {
 // refreshAll recomputes every stale neighbour list. The caller holds mu.
 func (m *Model) refreshAll() {
 	var stale []int32
-	for i, d := range m.nbrsDirty {
-		if d {
+	for i := range m.nbrState {
+		if m.nbrState[i].Load() != nbrFresh {
 			stale = append(stale, int32(i))
 		}
 	}
@@ -733,24 +764,36 @@ func (m *Model) refreshAll() {
 		go func(w int) {
 			defer wg.Done()
 			for k := w; k < len(stale); k += workers {
-				m.nbrs[stale[k]], m.ups[stale[k]] = m.computeNbrs(stale[k])
+				i := stale[k]
+				m.nbrs[i], m.ups[i] = m.computeNbrs(i)
+				m.nbrState[i].Store(nbrFresh)
 			}
 		}(w)
 	}
 	wg.Wait()
-	for _, i := range stale {
-		m.nbrsDirty[i] = false
-	}
 }
 
 // neighbours returns product i's most similar products, and those of them
-// in the same category at a higher price. The caller holds mu.
+// in the same category at a higher price, computing them first when stale.
+// The caller holds mu, for reading at least.
+//
+// A list is computed when first asked for after a change, not at the change
+// under the write lock: that would cost AddOrder the work, and change picks,
+// as the list would miss later changes to its neighbours' statistics.
+// Readers may compute the same list at once, from the same state and so
+// alike; the one that claims it (nbrFilling) stores it, the others use
+// their own copy.
 func (m *Model) neighbours(i int32) (nbrs, ups []nbr) {
-	if m.nbrsDirty[i] {
-		m.nbrs[i], m.ups[i] = m.computeNbrs(i)
-		m.nbrsDirty[i] = false
+	st := &m.nbrState[i]
+	if st.Load() == nbrFresh {
+		return m.nbrs[i], m.ups[i]
 	}
-	return m.nbrs[i], m.ups[i]
+	nbrs, ups = m.computeNbrs(i)
+	if st.CompareAndSwap(nbrStale, nbrFilling) {
+		m.nbrs[i], m.ups[i] = nbrs, ups
+		st.Store(nbrFresh)
+	}
+	return nbrs, ups
 }
 
 // sim is the similarity of products i and j from their pair statistics:
@@ -772,7 +815,7 @@ func (m *Model) sim(i, j int32, s pairStat) float64 {
 
 // computeNbrs returns product i's Neighbours most similar products, and
 // its Neighbours most similar ones of the same category at a higher price
-// that its buyers bought.
+// that its buyers bought. It only reads the model.
 func (m *Model) computeNbrs(i int32) (nbrs, ups []nbr) {
 	row := m.rows[i]
 	if len(row) == 0 {

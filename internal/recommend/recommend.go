@@ -59,7 +59,7 @@ type cand struct {
 }
 
 // scores accumulates candidate scores densely over the model's products.
-// The model keeps two and reuses them (Recommend holds the mutex).
+// Each call's buffers hold two, reused from call to call.
 type scores struct {
 	val     []float64
 	best    []float64
@@ -117,12 +117,14 @@ func (m *Model) Recommend(r Request) ([]Pick, error) {
 	if r.K <= 0 {
 		r.K = DefaultK
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if r.Now.IsZero() {
 		r.Now = m.last
 	}
-	q := query{m: m, r: r, now: r.Now.Unix(), c: m.customers[r.Customer]}
+	b := m.bufs.Get().(*buffers)
+	defer m.bufs.Put(b)
+	q := query{m: m, b: b, r: r, now: r.Now.Unix(), c: m.customers[r.Customer]}
 	var cs []cand
 	switch r.Strategy {
 	case CrossSell:
@@ -139,9 +141,10 @@ func (m *Model) Recommend(r Request) ([]Pick, error) {
 	return q.picks(cs), nil
 }
 
-// query is one Recommend call; the model's mutex is held.
+// query is one Recommend call; the model's read lock is held.
 type query struct {
 	m   *Model
+	b   *buffers // the call's own
 	r   Request
 	now int64
 	c   *customer
@@ -255,8 +258,8 @@ func (q *query) history() ([]custItem, []float64) {
 	if q.histOK {
 		return q.hist, q.histW
 	}
-	items := append(q.m.histBuf[:0], q.c.items...)
-	q.m.histBuf = items
+	items := append(q.b.histBuf[:0], q.c.items...)
+	q.b.histBuf = items
 	slices.SortFunc(items, func(a, b custItem) int {
 		if a.last != b.last {
 			if a.last > b.last {
@@ -269,12 +272,12 @@ func (q *query) history() ([]custItem, []float64) {
 	if len(items) > q.m.opts.MaxHistory {
 		items = items[:q.m.opts.MaxHistory]
 	}
-	ws := q.m.histW[:0]
+	ws := q.b.histW[:0]
 	if cap(ws) < len(items) {
 		ws = make([]float64, len(items))
 	}
 	ws = ws[:len(items)]
-	q.m.histW = ws
+	q.b.histW = ws
 	hl := q.m.opts.RecencyHalfLife.Seconds()
 	for k, it := range items {
 		age := math.Max(float64(q.now-it.last), 0)
@@ -301,7 +304,7 @@ func (q *query) upsell() *scores {
 // times the similarity of the neighbours pick chooses.
 func (q *query) fromHistory(pick func(nbrs, ups []nbr) []nbr) *scores {
 	items, ws := q.history()
-	s := q.m.scratch[0].reset(len(q.m.prods))
+	s := q.b.scratch[0].reset(len(q.m.prods))
 	for k, it := range items {
 		for _, n := range pick(q.m.neighbours(it.prod)) {
 			s.add(n.j, ws[k]*float64(n.sim), it.prod)
@@ -318,17 +321,17 @@ const peersKind = "similar-customers"
 // sqrt(|I_u|·|I_v|) of cos(u,v) · 2^(-age/PeerHalfLife), age being how long
 // ago v last bought the product. from is the peer count in best.
 func (q *query) peers() *scores {
-	m := q.m
-	s := m.scratch[1].reset(len(m.prods))
+	m, b := q.m, q.b
+	s := b.scratch[1].reset(len(m.prods))
 	items, _ := q.history()
 	if len(items) == 0 {
 		return s
 	}
-	if len(m.overlap) < len(m.custs) {
-		m.overlap = make([]float64, len(m.custs))
+	if len(b.overlap) < len(m.custs) {
+		b.overlap = make([]float64, len(m.custs))
 	}
-	overlap := m.overlap
-	touched := m.peerCs[:0]
+	overlap := b.overlap
+	touched := b.peerCs[:0]
 	self := q.c.n
 	for _, it := range items {
 		for _, v := range m.buyers[it.prod] {
@@ -341,12 +344,12 @@ func (q *query) peers() *scores {
 			overlap[v]++
 		}
 	}
-	m.peerCs = touched
+	b.peerCs = touched
 	// The Peers best by similarity, best first (ties by index), kept in
 	// order as the touched customers are scanned.
 	nu := float64(len(q.c.items))
 	k := m.opts.Peers
-	ps := m.peerBuf[:0]
+	ps := b.peerBuf[:0]
 	for _, v := range touched {
 		p := peer{v, overlap[v] / math.Sqrt(nu*float64(m.custItems[v]))}
 		overlap[v] = 0
@@ -363,7 +366,7 @@ func (q *query) peers() *scores {
 		copy(ps[i+1:], ps[i:len(ps)-1])
 		ps[i] = p
 	}
-	m.peerBuf = ps
+	b.peerBuf = ps
 	hl := m.opts.PeerHalfLife.Seconds()
 	for _, p := range ps {
 		// A customer's products bought in the same order share their last
@@ -528,7 +531,7 @@ func (q *query) picks(cs []cand) []Pick {
 // reason explains a pick in words.
 func (q *query) reason(c cand) string {
 	m := q.m
-	b := text(m.textBuf[:0])
+	b := text(q.b.textBuf[:0])
 	switch c.kind {
 	case peersKind:
 		b = b.s("bought lately by ").n(int(c.n), "customer").s(" who buy what you buy")
@@ -563,7 +566,7 @@ func (q *query) reason(c cand) string {
 	default:
 		return ""
 	}
-	m.textBuf = b
+	q.b.textBuf = b
 	return string(b)
 }
 

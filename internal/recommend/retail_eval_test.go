@@ -21,7 +21,7 @@ func TestEvaluateOnlineRetail(t *testing.T) {
 	r := Evaluate(h, EvalParams{Cutoff: retailCutoff, K: 10})
 	took := time.Since(start)
 	t.Logf("Evaluate: %s (train %d lines, test %d lines)\n%s", took.Round(time.Millisecond), r.TrainPurchases, r.TestPurchases, reportTable(r))
-	if took > 60*time.Second {
+	if took > 60*time.Second && !raceEnabled {
 		t.Errorf("Evaluate took %s, want under 60 s", took)
 	}
 
@@ -84,7 +84,7 @@ func TestRecommendEveryCustomerOnlineRetail(t *testing.T) {
 	t.Logf("Train on %d lines: %s; top-10 blend for %d customers: %s (slowest %s)",
 		len(h.Purchases), trained.Round(time.Millisecond), len(custs), all.Round(time.Millisecond), slowest.Round(time.Microsecond))
 	// The targets are 3 s and 20 ms; twice that here, as the machine is shared.
-	if all > 6*time.Second {
+	if all > 6*time.Second && !raceEnabled {
 		t.Errorf("every customer took %s, want under 3 s", all)
 	}
 	ps, _ := m.Recommend(Request{Customer: custs[0], K: 5})

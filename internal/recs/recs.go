@@ -8,6 +8,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,14 +31,15 @@ type Service struct {
 	// CheckEvery bounds how often a store's orders are checked for changes.
 	CheckEvery time.Duration
 
-	mu     sync.Mutex
-	stores map[int64]*entry
+	stores sync.Map // store ID -> *entry
 }
 
+// entry is one store's model. Requests read cur without locking; mu
+// serialises the refreshes, which read the database and change the rest.
 type entry struct {
-	mu      sync.Mutex
-	model   *recommend.Model
-	checked time.Time
+	cur   atomic.Pointer[served]
+	mu    sync.Mutex
+	model *recommend.Model
 	// horizon: every order and product change committed by a transaction
 	// older than this has reached the model (see store.ChangeHorizon).
 	horizon uint64
@@ -52,6 +54,12 @@ type seenOrder struct {
 	purchases bool
 }
 
+// served is a model and when the store's orders were last checked for it.
+type served struct {
+	model   *recommend.Model
+	checked time.Time
+}
+
 // Recommend returns picks for one customer of a store.
 func (s *Service) Recommend(ctx context.Context, storeID int64, r recommend.Request) ([]recommend.Pick, error) {
 	m, err := s.Model(ctx, storeID)
@@ -62,15 +70,29 @@ func (s *Service) Recommend(ctx context.Context, storeID int64, r recommend.Requ
 }
 
 // Model returns the store's current model, training or updating it first
-// if the store's orders or catalog changed since it was built.
+// if the store's orders or catalog changed since it was built. Requests
+// within CheckEvery of the last check take no lock; the others wait for
+// one refresh.
 func (s *Service) Model(ctx context.Context, storeID int64) (*recommend.Model, error) {
 	e := s.entry(storeID)
+	if m := s.fresh(e); m != nil {
+		return m, nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.model != nil && time.Since(e.checked) < s.CheckEvery {
-		return e.model, nil
+	if m := s.fresh(e); m != nil {
+		return m, nil // refreshed while this request waited
 	}
-	return e.model, s.refresh(ctx, storeID, e, false)
+	err := s.refresh(ctx, storeID, e, false)
+	return e.model, err
+}
+
+// fresh returns e's model if it was checked within CheckEvery, else nil.
+func (s *Service) fresh(e *entry) *recommend.Model {
+	if c := e.cur.Load(); c != nil && time.Since(c.checked) < s.CheckEvery {
+		return c.model
+	}
+	return nil
 }
 
 // Rebuild retrains a store's model from scratch.
@@ -86,7 +108,7 @@ func (s *Service) Rebuild(ctx context.Context, storeID int64) (*recommend.Model,
 // orders are added to the model as a live store's would be, catalog changes
 // are applied, and anything else (first use, a change to an order the model
 // counted, such as a refund or a cancellation, or a forced rebuild) trains
-// it again.
+// it again. The caller holds e.mu; on success the model is served.
 func (s *Service) refresh(ctx context.Context, storeID int64, e *entry, rebuild bool) error {
 	err := pgx.BeginTxFunc(ctx, s.DB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		h, err := store.ChangeHorizon(ctx, tx)
@@ -115,7 +137,7 @@ func (s *Service) refresh(ctx context.Context, storeID int64, e *entry, rebuild 
 	if err != nil {
 		return err
 	}
-	e.checked = time.Now()
+	e.cur.Store(&served{model: e.model, checked: time.Now()})
 	return nil
 }
 
@@ -160,17 +182,11 @@ func (e *entry) remember(changes []store.OrderChange, bought map[int64]bool, hor
 }
 
 func (s *Service) entry(storeID int64) *entry {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stores == nil {
-		s.stores = map[int64]*entry{}
+	if e, ok := s.stores.Load(storeID); ok {
+		return e.(*entry)
 	}
-	e, ok := s.stores[storeID]
-	if !ok {
-		e = &entry{}
-		s.stores[storeID] = e
-	}
-	return e
+	e, _ := s.stores.LoadOrStore(storeID, &entry{})
+	return e.(*entry)
 }
 
 // load trains the model from the store's kept purchases as of the snapshot

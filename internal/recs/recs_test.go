@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,5 +171,74 @@ func TestSecondPartialRefundReachesTheModel(t *testing.T) {
 	f.refund("r2", "z1", "2") // the mug: still partially refunded (the pot is kept)
 	if !slices.Contains(f.crossSell("zoe"), "mug") {
 		t.Error("after the second partial refund the mug should be recommended again")
+	}
+}
+
+// TestRecommendWhileOrdersArrive: 8 goroutines ask a store's picks while
+// orders are stored, each request checking for changes at most a
+// millisecond old, so that refreshes run between and beside the requests
+// (run with -race). The served model takes every order in without being
+// trained again.
+func TestRecommendWhileOrdersArrive(t *testing.T) {
+	t.Parallel()
+	f := newShop(t)
+	f.svc.CheckEvery = time.Millisecond
+	for i := range 6 {
+		f.order(f.pool, fmt.Sprint("o", i), fmt.Sprint("c", i), "tea", "mug", "pot")
+	}
+	f.order(f.pool, "x0", "newbie", "tea")
+	model, err := f.svc.Model(f.ctx, f.st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var custs []int64
+	for _, c := range []string{"c0", "c3", "newbie"} {
+		cu, err := store.CustomerFind(f.ctx, f.pool, f.st.ID, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		custs = append(custs, cu.ID)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() { f.askUntil(done, custs[g%len(custs)]) })
+	}
+	for i := range 20 {
+		f.order(f.pool, fmt.Sprint("n", i), fmt.Sprint("d", i), "tea", "cup")
+	}
+	f.order(f.pool, "x1", "newbie", "mug", "pot")
+	close(done)
+	wg.Wait()
+	time.Sleep(2 * f.svc.CheckEvery)
+	if got := f.crossSell("newbie"); !slices.Equal(got, []string{"cup"}) {
+		t.Errorf("cross-sell for the newbie after all orders = %v, want [cup]", got)
+	}
+	if m, _ := f.svc.Model(f.ctx, f.st.ID); m != model {
+		t.Error("the model was trained again; new orders should be added to it")
+	}
+}
+
+// askUntil asks a customer's blend and cross-sell picks until done is
+// closed.
+func (f *shopFixture) askUntil(done <-chan struct{}, customer int64) {
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		for _, s := range []string{recommend.Blend, recommend.CrossSell} {
+			ps, err := f.svc.Recommend(f.ctx, f.st.ID, recommend.Request{Customer: customer, Strategy: s, K: 5})
+			if err != nil {
+				f.t.Error(err)
+				return
+			}
+			for _, p := range ps {
+				if p.Reason == "" {
+					f.t.Errorf("%s: pick %+v without a reason", s, p)
+				}
+			}
+		}
 	}
 }
