@@ -21,12 +21,7 @@ import (
 // customers are asked from 8 goroutines at once (the dump is the same).
 func TestDumpPicks(t *testing.T) {
 	w := dumpFile(t, "REMARKET_DUMP")
-	h := loadRetail(t)
-	n := 0
-	for n < len(h.Purchases) && h.Purchases[n].At.Before(retailCutoff) {
-		n++
-	}
-	m := Train(History{Products: h.Products, Purchases: h.Purchases[:n]}, Options{})
+	h, n, m := trainAtCutoff(t)
 	custs := customerIDs(h)
 	dumpAll(t, w, "cut", m, custs, retailCutoff)
 	for _, o := range splitOrders(h.Purchases[n:]) {
@@ -65,12 +60,7 @@ func dumpAll(t *testing.T, w io.Writer, stage string, m *Model, custs []int64, n
 // recomputed. A synthetic store follows, asked the same way.
 func TestDumpPicksLive(t *testing.T) {
 	w := dumpFile(t, "REMARKET_DUMP_LIVE")
-	h := loadRetail(t)
-	n := 0
-	for n < len(h.Purchases) && h.Purchases[n].At.Before(retailCutoff) {
-		n++
-	}
-	m := Train(History{Products: h.Products, Purchases: h.Purchases[:n]}, Options{})
+	h, n, m := trainAtCutoff(t)
 	custs := customerIDs(h)
 	for k, o := range splitOrders(h.Purchases[n:]) {
 		m.AddOrder(o)
@@ -174,4 +164,17 @@ func syntheticStore(seed uint64) *store {
 		s.buy(c, rng.IntN(300), prods...)
 	}
 	return s
+}
+
+// trainAtCutoff trains a model on the Online Retail orders before the test
+// cutoff and returns the history, how many of its purchases came before the
+// cutoff, and the model.
+func trainAtCutoff(t *testing.T) (History, int, *Model) {
+	t.Helper()
+	h := loadRetail(t)
+	n := 0
+	for n < len(h.Purchases) && h.Purchases[n].At.Before(retailCutoff) {
+		n++
+	}
+	return h, n, Train(History{Products: h.Products, Purchases: h.Purchases[:n]}, Options{})
 }

@@ -20,11 +20,7 @@ import (
 // rebuild from the stored orders gives the same numbers.
 func TestProductStats(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.New(t)
-	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Tea", Platform: "generic", Domain: "tea.example", WebhookSecret: "secret-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, st := statsStore(t)
 	day0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	order := func(ext, customer string, day int, products ...string) *shop.Order {
 		o := &shop.Order{ExternalID: ext, Customer: &shop.Customer{Email: customer}, Currency: "GBP", Status: shop.OrderPaid,
@@ -89,6 +85,18 @@ func TestProductStats(t *testing.T) {
 	}
 }
 
+// statsStore is a fresh database with one store.
+func statsStore(t *testing.T) (*pgxpool.Pool, store.Store) {
+	t.Helper()
+	pool := dbtest.New(t)
+	st, err := store.StoreInsert(context.Background(), pool, store.Store{Name: "Tea", Platform: "generic", Domain: "tea.example",
+		WebhookSecret: "secret-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, st
+}
+
 func wantStats(t *testing.T, pool *pgxpool.Pool, storeID int64, product string, orders, buyers, repeat int64) store.ProductStats {
 	t.Helper()
 	s, err := store.ProductStatsGet(context.Background(), pool, storeID, productID(t, pool, storeID, product), 5)
@@ -133,11 +141,7 @@ func dumpStats(t *testing.T, pool *pgxpool.Pool, storeID int64) string {
 // first's change and the statistics drift from the orders.
 func TestProductStatsConcurrentCustomer(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.New(t)
-	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "Tea", Platform: "generic", Domain: "tea.example", WebhookSecret: "secret-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pool, st := statsStore(t)
 	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 	order := func(ext string, day int) *shop.Order {
 		return &shop.Order{ExternalID: ext, Customer: &shop.Customer{Email: "a@x.example"}, Currency: "GBP", Status: shop.OrderPaid,
