@@ -58,6 +58,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"inbox", "replay"}, nil, "give one delivery id or --failed"},
 		{[]string{"import", "orders", "--format", "xls", "f.csv"}, nil, `--format "xls"`},
 		{[]string{"order", "list", "--since", "yesterday"}, nil, `date "yesterday"`},
+		{[]string{"store", "list", "--inbound-addr", "25"}, nil, `REMARKET_INBOUND_ADDR "25"`},
+		{[]string{"store", "list", "--unsubscribe-domain", "localhost"}, nil, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{[]string{"recs", "stats", "--store", "x", "--product", "p", "--top", "500"}, nil, "--top 500"},
 	}
 	for _, c := range cases {
 		r := run(t, c.env, c.args...)
