@@ -30,14 +30,8 @@ type ShopLinks struct {
 	Shop string
 }
 
-// cardKey is what a product card shows.
-type cardKey struct {
-	Title, URL, ImageURL string
-	Price                Money
-}
-
-// maxParts bounds the parts kept per template set; past it the cache starts
-// again, so a huge catalog costs memory only up to this.
+// maxParts bounds the parts kept per template set and kind; past it the
+// cache starts again, so a huge catalog costs memory only up to this.
 const maxParts = 4096
 
 // executor is an html/template or text/template set.
@@ -45,32 +39,34 @@ type executor interface {
 	ExecuteTemplate(w io.Writer, name string, data any) error
 }
 
-// partKey names a kept part: the template and the (comparable) data.
-type partKey struct {
+// storeKey names a kept store part: the template and its view.
+type storeKey struct {
 	name string
-	data any
+	view StoreView
 }
 
 // partCache keeps rendered parts of one template set, that is per email,
-// body (HTML or text) and locale.
+// body (HTML or text) and locale. The maps are typed rather than keyed by
+// an interface so that a lookup, which runs for every card of every
+// message, neither boxes the key nor hashes through its dynamic type.
 type partCache struct {
 	set executor
 
-	mu    sync.RWMutex
-	parts map[partKey]string
+	mu     sync.RWMutex
+	cards  map[Product]string // by the product without its reason
+	stores map[storeKey]string
 }
 
 func newPartCache(set executor) *partCache {
-	return &partCache{set: set, parts: map[partKey]string{}}
+	return &partCache{set: set, cards: map[Product]string{}, stores: map[storeKey]string{}}
 }
 
-// render returns template name executed with data, rendered by the
-// template set itself (so escaped exactly as inline actions would be).
-// data must be comparable.
-func (c *partCache) render(name string, data any) (string, error) {
-	k := partKey{name, data}
+// keptPart returns m[k], or template name executed with data by the
+// template set itself (so escaped exactly as inline actions would be),
+// which it then keeps in m. data is boxed only on a miss.
+func keptPart[K comparable, D any](c *partCache, m map[K]string, k K, name string, data D) (string, error) {
 	c.mu.RLock()
-	s, ok := c.parts[k]
+	s, ok := m[k]
 	c.mu.RUnlock()
 	if ok {
 		return s, nil
@@ -81,17 +77,18 @@ func (c *partCache) render(name string, data any) (string, error) {
 	}
 	s = b.String()
 	c.mu.Lock()
-	if len(c.parts) >= maxParts {
-		clear(c.parts)
+	if len(m) >= maxParts {
+		clear(m)
 	}
-	c.parts[k] = s
+	m[k] = s
 	c.mu.Unlock()
 	return s, nil
 }
 
 // card is {{card .}}: product p's "product-card", without its reason.
 func (c *partCache) card(p Product) (string, error) {
-	return c.render("product-card", cardProduct(p))
+	p = cardProduct(p)
+	return keptPart(c, c.cards, p, "product-card", p)
 }
 
 // cardProduct is p as a card shows it: the reason is the customer's own and
@@ -103,7 +100,8 @@ func cardProduct(p Product) Product {
 
 // storePart is {{storePart NAME .}}: template NAME with the store's view of d.
 func (c *partCache) storePart(name string, d Data) (string, error) {
-	return c.render(name, StoreView{Store: d.Store, Links: ShopLinks{Shop: d.Links.Shop}})
+	k := storeKey{name, StoreView{Store: d.Store, Links: ShopLinks{Shop: d.Links.Shop}}}
+	return keptPart(c, c.stores, k, name, k.view)
 }
 
 // htmlFuncs are the kept-part functions for an HTML set: their output is

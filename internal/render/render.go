@@ -136,6 +136,7 @@ type email struct {
 	text    *texttemplate.Template
 
 	htmlSize atomic.Int64 // of the last message: what to allocate for the next
+	textSize atomic.Int64 // of the last text body before tidyText, likewise
 }
 
 // Names returns the names of the emails, sorted, e.g. "cross-sell".
@@ -159,46 +160,56 @@ func (r *Renderer) Render(name string, d Data) (Message, error) {
 		return Message{}, err
 	}
 	d = normalize(d)
+	var data any = d // boxed once for the three templates, not once each
 	var b strings.Builder
-	if err := e.subject.Execute(&b, d); err != nil {
+	b.Grow(subjectSize)
+	if err := e.subject.Execute(&b, data); err != nil {
 		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
 	}
 	m := Message{Subject: OneLine(b.String())}
 	b = strings.Builder{}
 	b.Grow(int(e.htmlSize.Load()) + 512) // growing a builder step by step copies the message several times
-	if err := e.html.Execute(&b, d); err != nil {
+	if err := e.html.Execute(&b, data); err != nil {
 		return Message{}, fmt.Errorf("render %s HTML: %w", name, err)
 	}
 	m.HTML = b.String()
 	e.htmlSize.Store(int64(len(m.HTML)))
 	b = strings.Builder{}
-	if err := e.text.Execute(&b, d); err != nil {
+	b.Grow(int(e.textSize.Load()) + 256)
+	if err := e.text.Execute(&b, data); err != nil {
 		return Message{}, fmt.Errorf("render %s text: %w", name, err)
 	}
+	e.textSize.Store(int64(b.Len()))
 	m.Text = tidyText(b.String())
 	return m, nil
 }
+
+// subjectSize is room for a subject before the template runs.
+const subjectSize = 128
 
 // tidyText trims blanks at the ends of lines and keeps at most one empty
 // line in a row, so text templates can be laid out for reading.
 func tidyText(s string) string {
 	var b strings.Builder
-	b.Grow(len(s))
-	blank := true // drops empty lines at the start
+	b.Grow(len(s) + 1)
+	gap := false // an empty line is pending: written only before a line that follows it
 	for l := range strings.Lines(s) {
 		l = strings.TrimRight(l, " \t\r\n")
 		if l == "" {
-			if !blank {
-				b.WriteByte('\n')
-			}
-			blank = true
+			gap = b.Len() > 0 // drops empty lines at the start
 			continue
+		}
+		if gap {
+			b.WriteByte('\n')
+			gap = false
 		}
 		b.WriteString(l)
 		b.WriteByte('\n')
-		blank = false
 	}
-	return strings.TrimRight(b.String(), "\n") + "\n"
+	if b.Len() == 0 {
+		return "\n"
+	}
+	return b.String()
 }
 
 // compiled returns the templates of name with the money formatting of locale,
@@ -244,7 +255,9 @@ func (r *Renderer) compiled(name, locale string) (*email, error) {
 // normalize copies d with the defaults the templates rely on: a first name
 // without line breaks or surrounding blanks, and Links.Shop.
 func normalize(d Data) Data {
-	d.Customer.FirstName = strings.Join(strings.Fields(d.Customer.FirstName), " ")
+	if !isOneLine(d.Customer.FirstName) {
+		d.Customer.FirstName = strings.Join(strings.Fields(d.Customer.FirstName), " ")
+	}
 	if d.Links.Shop == "" {
 		d.Links.Shop = d.Store.URL
 	}
@@ -254,10 +267,32 @@ func normalize(d Data) Data {
 // OneLine replaces line breaks and other control characters with spaces,
 // collapses runs of blanks and trims, so a subject cannot inject headers.
 func OneLine(s string) string {
+	if t := strings.TrimFunc(s, isASCIIBreak); isOneLine(t) {
+		return t // what FieldsFunc and Join would build, without the copies
+	}
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '\v' || r == '\f' ||
 			r == 0x85 || r == 0x2028 || r == 0x2029 || (r < 0x20) || r == 0x7f
 	}), " ")
+}
+
+// isASCIIBreak reports whether r is one of the ASCII characters OneLine
+// turns into a space.
+func isASCIIBreak(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// isOneLine reports whether s is ASCII without control characters, blanks
+// at its ends or runs of spaces: what both OneLine and the Fields-and-Join
+// of normalize return unchanged, so the common case copies nothing.
+func isOneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f:
+			return false
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' '):
+			return false
+		}
+	}
+	return true
 }
 
 // sortedKeys returns m's keys in order.
