@@ -79,6 +79,10 @@ type DeliveryWorker struct {
 	Log  *slog.Logger
 }
 
+// statsRebuildSnooze is how long a delivery job waits when a statistics
+// rebuild of its store is running (about a minute on a large store).
+const statsRebuildSnooze = 5 * time.Second
+
 // giveUpAttempt is when a delivery that keeps waiting (a refund whose order
 // never came) is marked failed, so that it shows in `inbox list --failed`.
 const giveUpAttempt = 8
@@ -91,6 +95,11 @@ const giveUpAttempt = 8
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.DeliveryArgs]) error {
 	ids := job.Args.IDs()
 	err := w.process(ctx, ids, len(ids) == 1 && job.Attempt >= giveUpAttempt)
+	if store.IsStatsRebuilding(err) {
+		// Nothing is wrong with the deliveries: wait for the rebuild
+		// without using an attempt.
+		return river.JobSnooze(statsRebuildSnooze)
+	}
 	if err == nil || len(ids) == 1 {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The product statistics are kept by SQL functions (migration 14): each
@@ -27,6 +28,15 @@ func StatsSync(ctx context.Context, db DB, storeID int64) error {
 	return nil
 }
 
+// IsStatsRebuilding reports whether err is a statistics update refused
+// because a rebuild of the store's statistics is running (SQLSTATE RMS01):
+// the transaction is rolled back and should be retried after the rebuild,
+// without counting as a failure.
+func IsStatsRebuilding(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "RMS01"
+}
+
 // StatsFold adds pending statistics changes into the totals and returns how
 // many rows it touched.
 func StatsFold(ctx context.Context, db DB) (int64, error) {
@@ -38,7 +48,8 @@ func StatsFold(ctx context.Context, db DB) (int64, error) {
 }
 
 // StatsRebuild recomputes the store's statistics from its stored orders in
-// one transaction; order processing for the store waits meanwhile.
+// one transaction. Meanwhile the store's statistics updates fail at once
+// (IsStatsRebuilding) instead of waiting.
 func StatsRebuild(ctx context.Context, db TxStarter, storeID int64) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `SELECT remarket_stats_rebuild($1)`, storeID)
