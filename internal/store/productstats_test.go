@@ -197,3 +197,38 @@ func TestProductStatsConcurrentCustomer(t *testing.T) {
 		t.Errorf("one order of tea is left, yet a repurchase interval: %v", *s.RepurchaseDays)
 	}
 }
+
+// TestPricePosition: a product's place by price among its category's
+// products, cheapest 0, dearest 1, follows the catalog at once.
+func TestPricePosition(t *testing.T) {
+	ctx := context.Background()
+	pool, st := statsStore(t)
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	for i, price := range []int64{900, 1500, 3000} {
+		if err := store.ProductUpsert(ctx, pool, st.ID, &shop.Product{ExternalID: fmt.Sprint("pot", i), Title: fmt.Sprint("Pot ", i),
+			Category: "teapots", PriceMinor: price, Currency: "GBP", InStock: true, UpdatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.OrderUpsert(ctx, pool, st.ID, &shop.Order{ExternalID: "o1", Customer: &shop.Customer{Email: "a@x.example"},
+		Currency: "GBP", Status: shop.OrderPaid, PlacedAt: at, UpdatedAt: at,
+		Lines: []shop.LineItem{{ExternalID: "1", ProductID: "pot1", Quantity: 1, UnitPriceMinor: 1500}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.StatsRebuild(ctx, pool, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.ProductStatsGet(ctx, pool, st.ID, productID(t, pool, st.ID, "pot1"), 5)
+	if err != nil || s.PricePosition == nil || *s.PricePosition != 0.5 || s.Category != "teapots" {
+		t.Fatalf("pot1: %+v (%v), want price position 0.5 among teapots", s, err)
+	}
+	// A dearer pot arrives: the middle pot moves down without any recompute.
+	if err := store.ProductUpsert(ctx, pool, st.ID, &shop.Product{ExternalID: "pot3", Title: "Pot 3", Category: "teapots",
+		PriceMinor: 4500, Currency: "GBP", InStock: true, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = store.ProductStatsGet(ctx, pool, st.ID, productID(t, pool, st.ID, "pot1"), 5)
+	if s.PricePosition == nil || math.Abs(*s.PricePosition-1.0/3) > 1e-9 {
+		t.Errorf("pot1 after a dearer pot: %v, want 1/3", s.PricePosition)
+	}
+}
