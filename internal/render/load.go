@@ -202,6 +202,9 @@ func load(dir string, opt loadOptions) (*Renderer, error) {
 	if len(r.names) == 0 {
 		return nil, &Problem{File: displayPath(dir, ""), Message: "no emails: expected folders with subject.txt, body.html and body.txt"}
 	}
+	for _, e := range r.protos {
+		e.findNeeds()
+	}
 	return r, nil
 }
 

@@ -8,20 +8,25 @@ import (
 // triggering order (.Order) and the abandoned checkout (.Checkout). Senders
 // load those from the database only for emails that show them, so a
 // cross-sell campaign does not fetch every recipient's last order. A name
-// Names does not list needs nothing.
+// Names does not list needs nothing. Load works it out once per email.
 func (r *Renderer) Needs(name string) (order, checkout bool) {
-	p := r.protos[name]
-	if p == nil {
-		return false, false
+	if p := r.protos[name]; p != nil {
+		return p.needsOrder, p.needsCheckout
 	}
+	return false, false
+}
+
+// findNeeds sets what Needs reports from the parse trees of e's three
+// templates and everything they include.
+func (e *email) findNeeds() {
 	var trees []*parse.Tree
-	for _, t := range p.subject.Templates() {
+	for _, t := range e.subject.Templates() {
 		trees = append(trees, t.Tree)
 	}
-	for _, t := range p.html.Templates() {
+	for _, t := range e.html.Templates() {
 		trees = append(trees, t.Tree)
 	}
-	for _, t := range p.text.Templates() {
+	for _, t := range e.text.Templates() {
 		trees = append(trees, t.Tree)
 	}
 	for _, t := range trees {
@@ -29,11 +34,10 @@ func (r *Renderer) Needs(name string) (order, checkout bool) {
 			continue
 		}
 		walk(t.Root, func(field string) {
-			order = order || field == "Order"
-			checkout = checkout || field == "Checkout"
+			e.needsOrder = e.needsOrder || field == "Order"
+			e.needsCheckout = e.needsCheckout || field == "Checkout"
 		})
 	}
-	return order, checkout
 }
 
 // walk calls seen with the first field of every field reference under n:

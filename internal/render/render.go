@@ -135,6 +135,8 @@ type email struct {
 	html    *htmltemplate.Template
 	text    *texttemplate.Template
 
+	needsOrder, needsCheckout bool // see Needs; set by Load on the prototypes
+
 	htmlSize atomic.Int64 // of the last message: what to allocate for the next
 	textSize atomic.Int64 // of the last text body before tidyText, likewise
 }
