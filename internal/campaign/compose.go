@@ -95,7 +95,9 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 	subject, host := render.OneLine(camp.Subject), c.messageIDHost()
 	out := make([]Composed, len(rs))
 	for i, r := range rs {
-		data, pids := c.data(st, r.Customer, picks[i], products, r.SendID)
+		// One token for the link in the body and both List-Unsubscribe forms.
+		tok := c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: r.Customer.ID, SendID: r.SendID})
+		data, pids := c.data(st, r.Customer, picks[i], products, tok)
 		data.Order, data.Checkout = renderOrder(orders[r.Customer.ID], st), renderCheckout(checkouts[r.Customer.ID], st)
 		msg, err := c.Renderer.Render(camp.Template, data)
 		if err != nil {
@@ -104,12 +106,12 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 		if subject != "" {
 			msg.Subject = subject
 		}
-		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, data.Links.Unsubscribe, host), Products: pids}
+		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, tok, host), Products: pids}
 	}
 	return out, nil
 }
 
-func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pick, products map[int64]store.Product, sendID int64) (render.Data, []int64) {
+func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pick, products map[int64]store.Product, unsubscribeToken string) (render.Data, []int64) {
 	ids := make([]int64, len(picks))
 	for i, p := range picks {
 		ids[i] = p.Product
@@ -119,7 +121,7 @@ func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pic
 		Customer: render.Customer{FirstName: cu.FirstName, Email: deref(cu.Email)},
 		Store:    render.Store{Name: st.Name, URL: shopURL, Address: st.Address, Locale: Locale(st)},
 		Links: render.Links{
-			Unsubscribe: c.PublicURL + "/u/" + c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cu.ID, SendID: sendID}),
+			Unsubscribe: c.unsubscribeURL(unsubscribeToken),
 			Shop:        shopURL,
 		},
 	}
@@ -135,6 +137,9 @@ func (c *Composer) data(st store.Store, cu store.Customer, picks []recommend.Pic
 	return d, ids
 }
 
+// unsubscribeURL is the one-click link (GET confirms, POST unsubscribes).
+func (c *Composer) unsubscribeURL(token string) string { return c.PublicURL + "/u/" + token }
+
 // messageIDHost is the domain of the Message-IDs the composer makes: the
 // public URL's host.
 func (c *Composer) messageIDHost() string {
@@ -144,7 +149,7 @@ func (c *Composer) messageIDHost() string {
 	return "remarket.invalid"
 }
 
-func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribe, host string) mailer.Message {
+func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribeToken, host string) mailer.Message {
 	msg := mailer.Message{
 		From:               st.From,
 		To:                 deref(cu.Email),
@@ -152,14 +157,12 @@ func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Custome
 		Text:               m.Text,
 		HTML:               m.HTML,
 		MessageID:          fmt.Sprintf("<c%d.s%d.%s@%s>", camp.ID, sendID, randomHex(6), host),
-		ListUnsubscribeURL: unsubscribe,
+		ListUnsubscribeURL: c.unsubscribeURL(unsubscribeToken),
 		ListID:             fmt.Sprintf("%s <campaigns.%s>", st.Name, st.Domain),
 		Headers:            map[string]string{"X-Remarket-Campaign": fmt.Sprint(camp.ID)},
 	}
 	if c.UnsubscribeDomain != "" {
-		// Sign is deterministic: this is the token of the https link.
-		tok := c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cu.ID, SendID: sendID})
-		msg.ListUnsubscribeMailto = track.MailtoUnsubscribe(c.UnsubscribeDomain, tok)
+		msg.ListUnsubscribeMailto = track.MailtoUnsubscribe(c.UnsubscribeDomain, unsubscribeToken)
 	}
 	return msg
 }
