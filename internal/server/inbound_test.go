@@ -8,12 +8,9 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"testing"
-	"time"
 
 	"github.com/remarket/remarket/internal/dbtest"
-	"github.com/remarket/remarket/internal/shop"
 	"github.com/remarket/remarket/internal/slogtest"
-	"github.com/remarket/remarket/internal/store"
 	"github.com/remarket/remarket/internal/track"
 )
 
@@ -40,16 +37,7 @@ func TestInboundUnsubscribe(t *testing.T) {
 	if srv.InboundAddr() == "" {
 		t.Fatal("no inbound SMTP server")
 	}
-	ctx := context.Background()
-	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "U Shop", Platform: "generic", Domain: "u.example", WebhookSecret: "x", Timezone: "UTC", Currency: "EUR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cid, err := store.CustomerUpsert(ctx, pool, st.ID, &shop.Customer{Email: "ana@example.com", Consent: shop.ConsentSubscribed, ConsentAt: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := track.NewSigner(secret).Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cid, SendID: 9})
+	st, cid, tok := subscribedCustomer(t, pool, secret)
 
 	forged := track.NewSigner("some-other-secret-xx").Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cid})
 	err = smtp.SendMail(srv.InboundAddr(), nil, "ana@example.com", []string{track.UnsubscribeAddress(domain, forged)},

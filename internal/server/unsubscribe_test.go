@@ -9,11 +9,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/remarket/remarket/internal/dbtest"
 	"github.com/remarket/remarket/internal/shop"
 	"github.com/remarket/remarket/internal/store"
 	"github.com/remarket/remarket/internal/track"
 )
+
+// subscribedCustomer adds a store with one subscribed customer and returns
+// them with an unsubscribe token signed with secret.
+func subscribedCustomer(t *testing.T, pool *pgxpool.Pool, secret string) (store.Store, int64, string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "U Shop", Platform: "generic", Domain: "u.example", WebhookSecret: "x", Timezone: "UTC", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, err := store.CustomerUpsert(ctx, pool, st.ID, &shop.Customer{Email: "ana@example.com", Consent: shop.ConsentSubscribed, ConsentAt: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, cid, track.NewSigner(secret).Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cid, SendID: 9})
+}
 
 func TestUnsubscribeRoundTrip(t *testing.T) {
 	t.Parallel()
@@ -28,15 +46,7 @@ func TestUnsubscribeRoundTrip(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	ctx := context.Background()
-	st, err := store.StoreInsert(ctx, pool, store.Store{Name: "U Shop", Platform: "generic", Domain: "u.example", WebhookSecret: "x", Timezone: "UTC", Currency: "EUR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cid, err := store.CustomerUpsert(ctx, pool, st.ID, &shop.Customer{Email: "ana@example.com", Consent: shop.ConsentSubscribed, ConsentAt: time.Now().Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := track.NewSigner(secret).Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cid, SendID: 9})
+	st, cid, tok := subscribedCustomer(t, pool, secret)
 	base := "http://" + srv.Addr() + "/u/"
 
 	resp, body := get(t, base+tok)
