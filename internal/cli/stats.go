@@ -16,7 +16,7 @@ func (a *app) recsStatsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "stats",
-		Short: "Show a product's statistics: buyers, repurchase interval, price position, bought-together products",
+		Short: "Show a product's statistics: buyers, repurchase interval, price position, products bought with it",
 		Long: `The statistics change with every processed order, in the transaction that stores it
 (refunded and cancelled lines leave them). After an import, run remarket recs rebuild.`,
 		Args: exactArgs(0, "no arguments (use --product)"),
@@ -57,7 +57,7 @@ func (a *app) recsStatsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&storeRef, "store", "", "store id, name or domain")
 	cmd.Flags().StringVar(&product, "product", "", "SKU, the store's product id, or remarket's id")
-	cmd.Flags().IntVar(&top, "top", 5, "how many bought-together products to list")
+	cmd.Flags().IntVar(&top, "top", 5, "how many bought-together products to list, in the same orders and by the same customers")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -79,6 +79,13 @@ func printStats(a *app, p store.Product, s store.ProductStats) {
 			label = "bought with"
 		}
 		fmt.Fprintf(w, "%s\t%s (%d orders)\n", label, b.Title, b.Orders)
+	}
+	for i, b := range s.SameCustomers {
+		label := ""
+		if i == 0 {
+			label = "same customers"
+		}
+		fmt.Fprintf(w, "%s\t%s (%d customers)\n", label, b.Title, b.Customers)
 	}
 	_ = w.Flush()
 }

@@ -77,6 +77,9 @@ type ProductStats struct {
 	Category       string   `json:"category"`
 	PricePosition  *float64 `json:"price_position"` // 0 the cheapest of its category, 1 the dearest; nil without category or price
 	BoughtWith     []Pair   `json:"bought_with"`
+	// SameCustomers are the products most customers who bought this one
+	// also bought, in any of their orders.
+	SameCustomers []HistoryPair `json:"same_customers"`
 }
 
 // Pair is a product bought in the same orders as another.
@@ -84,6 +87,14 @@ type Pair struct {
 	ProductID int64  `json:"product_id"`
 	Title     string `json:"title"`
 	Orders    int64  `json:"orders"`
+}
+
+// HistoryPair is a product bought by the same customers as another, in the
+// same order or not.
+type HistoryPair struct {
+	ProductID int64  `json:"product_id"`
+	Title     string `json:"title"`
+	Customers int64  `json:"customers"`
 }
 
 // ErrNoStats is returned for a product no counted order holds.
@@ -101,8 +112,13 @@ const boughtWithSQL = `SELECT x.other, p.title, x.orders FROM (
 JOIN products p ON p.id = x.other
 ORDER BY x.orders DESC, x.other LIMIT $3`
 
+const sameCustomersSQL = `SELECT h.product_b, p.title, h.customers
+FROM history_pair_stats_now h JOIN products p ON p.id = h.product_b
+WHERE h.store_id = $1 AND h.product_a = $2
+ORDER BY h.customers DESC, h.product_b LIMIT $3`
+
 // ProductStatsGet returns a product's statistics with the top products
-// bought in the same orders.
+// bought in the same orders, and by the same customers.
 func ProductStatsGet(ctx context.Context, db DB, storeID, productID int64, top int) (ProductStats, error) {
 	s := ProductStats{ProductID: productID}
 	err := db.QueryRow(ctx, productStatsSQL, storeID, productID).Scan(&s.Orders, &s.Units, &s.Buyers, &s.RepeatBuyers,
@@ -118,6 +134,14 @@ func ProductStatsGet(ctx context.Context, db DB, storeID, productID int64, top i
 		return s, fmt.Errorf("product statistics: %w", err)
 	}
 	s.BoughtWith, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Pair])
+	if err != nil {
+		return s, fmt.Errorf("product statistics: %w", err)
+	}
+	rows, err = db.Query(ctx, sameCustomersSQL, storeID, productID, top)
+	if err != nil {
+		return s, fmt.Errorf("product statistics: %w", err)
+	}
+	s.SameCustomers, err = pgx.CollectRows(rows, pgx.RowToStructByPos[HistoryPair])
 	if err != nil {
 		return s, fmt.Errorf("product statistics: %w", err)
 	}

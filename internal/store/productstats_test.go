@@ -57,14 +57,21 @@ func TestProductStats(t *testing.T) {
 		return store.OrderUpsert(ctx, tx, st.ID, order("o4", "c@x.example", 2, "mug", "pot"))
 	})
 	inTx("c's order is cancelled", func(tx pgx.Tx) error { return store.OrderCancel(ctx, tx, st.ID, "o4") })
+	inTx("d buys a mug, and a spoon a week later", func(tx pgx.Tx) error {
+		return store.OrdersUpsert(ctx, tx, st.ID, []*shop.Order{order("o5", "d@x.example", 3, "mug"),
+			order("o6", "d@x.example", 10, "spoon")})
+	})
 
 	tea := wantStats(t, pool, st.ID, "tea", 3, 2, 1)
 	if tea.RepurchaseDays == nil || math.Abs(*tea.RepurchaseDays-30) > 1e-9 {
 		t.Errorf("tea repurchase days %v, want 30", tea.RepurchaseDays)
 	}
-	mug := wantStats(t, pool, st.ID, "mug", 2, 2, 0)
+	mug := wantStats(t, pool, st.ID, "mug", 3, 3, 0)
 	if len(mug.BoughtWith) != 1 || mug.BoughtWith[0].Title != "tea" || mug.BoughtWith[0].Orders != 2 {
-		t.Errorf("mug bought with %+v, want tea in 2 orders only (the pot was returned, c's order cancelled)", mug.BoughtWith)
+		t.Errorf("mug bought with %+v, want tea in 2 orders only (the pot was returned, c's order cancelled, d's spoon came in another order)", mug.BoughtWith)
+	}
+	if got := fmt.Sprint(mug.SameCustomers); got != fmt.Sprintf("[{%d tea 2} {%d spoon 1}]", productID(t, pool, st.ID, "tea"), productID(t, pool, st.ID, "spoon")) {
+		t.Errorf("mug's buyers also bought %s, want tea (a, b) and spoon (d, in another order); not the returned or cancelled pot", got)
 	}
 	if _, err := store.ProductStatsGet(ctx, pool, st.ID, productID(t, pool, st.ID, "pot"), 5); err != store.ErrNoStats {
 		t.Errorf("pot: %v, want ErrNoStats: every pot was returned or cancelled", err)
@@ -128,7 +135,10 @@ func dumpStats(t *testing.T, pool *pgxpool.Pool, storeID int64) string {
      FROM product_stats_now WHERE store_id = $1 AND (orders, units, buyers, repeat_buyers, repeat_gaps) <> (0, 0, 0, 0, 0))
     || E'\n' ||
     (SELECT COALESCE(string_agg(format('%s-%s %s', product_a, product_b, orders), E'\n' ORDER BY product_a, product_b), '')
-     FROM pair_stats_now WHERE store_id = $1)`, storeID).Scan(&out)
+     FROM pair_stats_now WHERE store_id = $1)
+    || E'\n' ||
+    (SELECT COALESCE(string_agg(format('%s-%s %s', product_a, product_b, customers), E'\n' ORDER BY product_a, product_b), '')
+     FROM history_pair_stats_now WHERE store_id = $1)`, storeID).Scan(&out)
 	if err != nil {
 		t.Fatal(err)
 	}
