@@ -15,12 +15,18 @@ const maxLine = 998
 // transfer encoding: no line longer than SMTP allows, and no NUL or bare
 // CR (the SMTP client turns LF into CRLF).
 func fitsEightBit(body string) bool {
-	for len(body) > 0 {
-		line, rest, _ := strings.Cut(body, "\n")
-		if len(line) > maxLine || strings.IndexByte(line, 0) >= 0 || strings.IndexByte(line, '\r') >= 0 {
+	if strings.IndexByte(body, 0) >= 0 || strings.IndexByte(body, '\r') >= 0 {
+		return false
+	}
+	// Every line in a window of maxLine+1 bytes that holds a line break is
+	// short enough, so jump past the window's last break: a window a step,
+	// not a call per line (an HTML body has hundreds of short lines).
+	for len(body) > maxLine {
+		i := strings.LastIndexByte(body[:maxLine+1], '\n')
+		if i < 0 {
 			return false
 		}
-		body = rest
+		body = body[i+1:]
 	}
 	return true
 }

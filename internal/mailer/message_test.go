@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -354,9 +355,37 @@ func TestFitsEightBit(t *testing.T) {
 	}{
 		{"", true}, {"a\nb\n", true}, {strings.Repeat("é", 499), true}, {strings.Repeat("x", 998) + "\nshort", true},
 		{strings.Repeat("x", 999), false}, {"a\r\nb", false}, {"nul\x00", false},
+		{strings.Repeat("short line\n", 300) + strings.Repeat("x", 999) + "\nend", false},
+		{strings.Repeat(strings.Repeat("x", 998)+"\n", 5), true}, {strings.Repeat(strings.Repeat("x", 997)+"\n", 5) + strings.Repeat("x", 999), false},
 	} {
 		if got := fitsEightBit(c.body); got != c.want {
 			t.Errorf("fitsEightBit(%.20q… %d bytes) = %v, want %v", c.body, len(c.body), got, c.want)
 		}
 	}
+	// Random bodies of lines around the limit, against the rule read line by line.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(strings.Repeat("y", 990+rng.IntN(12)))
+			b.WriteString("\n")
+			b.WriteString(strings.Repeat("z\n", rng.IntN(3)))
+		}
+		body := b.String()
+		want := true
+		for l := range strings.SplitSeq(body, "\n") {
+			want = want && len(l) <= maxLine
+		}
+		if got := fitsEightBit(body); got != want {
+			t.Fatalf("fitsEightBit(lines of %v) = %v, want %v", lineLengths(body), got, want)
+		}
+	}
+}
+
+func lineLengths(s string) []int {
+	var n []int
+	for l := range strings.SplitSeq(s, "\n") {
+		n = append(n, len(l))
+	}
+	return n
 }
