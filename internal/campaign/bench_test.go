@@ -177,7 +177,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	if err := srv.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	defer srv.Shutdown(ctx) //nolint:errcheck
+	defer srv.Shutdown(ctx)            //nolint:errcheck
 	time.Sleep(500 * time.Millisecond) // River elects its leader and starts fetching
 	res, err := svc.Start(ctx, st, c)
 	if err != nil {
