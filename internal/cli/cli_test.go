@@ -513,3 +513,32 @@ func TestCampaignCommands(t *testing.T) {
 		t.Errorf("campaign list: %+v", r)
 	}
 }
+
+// TestRebuildGivenUpIsCancelled: a rebuild no worker took before the
+// command gave up (here, interrupted after a second) is cancelled, so a
+// worker started later does not run it; the progress line does not say
+// done.
+func TestRebuildGivenUpIsCancelled(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewURL(t)
+	env := map[string]string{"REMARKET_DATABASE_URL": url}
+	if r := run(t, env, "store", "add", "--name", "Tea", "--platform", "generic", "--domain", "tea.example",
+		"--webhook-secret", "secret-secret"); r.code != 0 {
+		t.Fatalf("store add: %+v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Execute(ctx, []string{"recs", "rebuild", "--store", "tea.example"}, Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
+	if code == 0 || !strings.Contains(errb.String(), "stopped at 0%") || strings.Contains(errb.String(), "done") {
+		t.Errorf("interrupted rebuild: exit %d, stderr %q", code, errb.String())
+	}
+	var states string
+	if err := pool.QueryRow(context.Background(), `SELECT string_agg(kind || ' ' || state, ', ') FROM river_job`).Scan(&states); err != nil {
+		t.Fatal(err)
+	}
+	if states != "stats_rebuild cancelled" {
+		t.Errorf("jobs after the interrupted rebuild: %s; want the statistics rebuild cancelled", states)
+	}
+}

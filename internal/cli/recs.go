@@ -206,13 +206,31 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 		}
 		start := time.Now()
 		if err := waitJob(ctx, client, res.Job.ID); err != nil {
-			bar.Done()
-			return err
+			bar.Stop()
+			return errors.Join(err, cancelUntaken(context.WithoutCancel(ctx), client, res.Job.ID))
 		}
 		bar.Set(int64(i + 1))
 		fmt.Fprintf(a.env.Stdout, "rebuilt the %s of %s in %s (job %d)\n", s.what, st.Name, time.Since(start).Round(time.Millisecond), res.Job.ID)
 	}
 	bar.Done()
+	return nil
+}
+
+// cancelUntaken cancels a job given up on (no worker took it, or the wait
+// was interrupted) if no worker has taken it yet, so that a worker started
+// later does not run a rebuild nobody waits for. One already running is
+// left to finish.
+func cancelUntaken(ctx context.Context, client *river.Client[pgx.Tx], id int64) error {
+	j, err := client.JobGet(ctx, id)
+	if err != nil {
+		return fmt.Errorf("rebuild job %d: %w", id, err)
+	}
+	switch j.State {
+	case rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable:
+		if _, err := client.JobCancel(ctx, id); err != nil {
+			return fmt.Errorf("cancel rebuild job %d: %w", id, err)
+		}
+	}
 	return nil
 }
 

@@ -120,6 +120,32 @@ func (b *Bar) Done() {
 	fmt.Fprintf(b.w, "%s: done, %s in %s (%s)\n", b.label, b.count(n), roundDuration(elapsed), b.rate(n, elapsed))
 }
 
+// Stop ends the line where the operation stopped short (an error, an
+// interrupt), without calling it done: "import: stopped at 42% 20.1 MB/47.9
+// MB after 2s". Calls after the first, or after Done, do nothing.
+func (b *Bar) Stop() {
+	if b == nil || b.w == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return
+	}
+	b.done = true
+	n, elapsed := b.n.Load(), b.now().Sub(b.start)
+	at := b.count(n)
+	if b.total > 0 {
+		at = fmt.Sprintf("%d%% %s/%s", percent(n, b.total), at, b.count(b.total))
+	}
+	line := fmt.Sprintf("%s: stopped at %s after %s", b.label, at, roundDuration(elapsed))
+	if b.terminal {
+		b.writeTerminal(line + "\n")
+		return
+	}
+	fmt.Fprintln(b.w, line)
+}
+
 // maybeDraw redraws when the throttle interval has passed. The compare-and-swap
 // elects one goroutine per interval, so concurrent Adds never queue up on the
 // mutex just to draw the same frame.

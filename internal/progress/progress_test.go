@@ -157,3 +157,17 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestStopSaysWhereItStopped(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	clock := newClock()
+	b := New(&buf, "rebuilding", 2, WithUnit("steps"), withClock(clock))
+	b.Set(1)
+	clock.advance(3 * time.Second)
+	b.Stop()
+	b.Done() // after Stop: nothing
+	if got, want := buf.String(), "rebuilding: stopped at 50% 1 steps/2 steps after 3s\n"; got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+}
