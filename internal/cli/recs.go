@@ -96,8 +96,16 @@ func (a *app) picks(ctx context.Context, storeRef, customer, strategy string, k 
 	if err != nil {
 		return nil, err
 	}
+	// Say why this may take seconds, and how to make it quick.
+	if a.cfg.AdminToken == "" {
+		fmt.Fprintf(a.env.Stderr, "training the model of %s here (with REMARKET_ADMIN_TOKEN set, the running server answers at once)…\n", st.Name)
+	}
+	start := time.Now()
 	svc := &recs.Service{DB: a.pool, Opts: recommend.DefaultOptions}
 	ps, err := httpapi.Picks(ctx, a.pool, svc, st.ID, customer, strategy, k)
+	if a.cfg.AdminToken == "" && err == nil {
+		fmt.Fprintf(a.env.Stderr, "trained and asked in %s\n", time.Since(start).Round(time.Millisecond))
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("no customer %q in store %s", customer, st.Name)
 	}
