@@ -60,6 +60,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"order", "list", "--since", "yesterday"}, nil, `date "yesterday"`},
 		{[]string{"store", "list", "--inbound-addr", "25"}, nil, `REMARKET_INBOUND_ADDR "25"`},
 		{[]string{"store", "list", "--unsubscribe-domain", "localhost"}, nil, "REMARKET_UNSUBSCRIBE_DOMAIN"},
+		{[]string{"store", "list", "--inbound-tls-cert", "cert.pem"}, nil, "set both REMARKET_INBOUND_TLS_CERT and REMARKET_INBOUND_TLS_KEY"},
+		{[]string{"store", "list", "--inbound-tls-cert", "cert.pem", "--inbound-tls-key", "key.pem"}, nil, "REMARKET_INBOUND_ADDR is not"},
 		{[]string{"recs", "stats", "--store", "x", "--product", "p", "--top", "500"}, nil, "--top 500"},
 	}
 	for _, c := range cases {

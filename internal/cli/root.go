@@ -113,6 +113,8 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("smtp-rate", "", "messages per second to the SMTP server, 0 for no limit (env REMARKET_SMTP_RATE)")
 	f.String("inbound-addr", "", "inbound SMTP listen address for unsubscribe mail (env REMARKET_INBOUND_ADDR)")
 	f.String("unsubscribe-domain", "", "domain of the mailto: unsubscribe address (env REMARKET_UNSUBSCRIBE_DOMAIN)")
+	f.String("inbound-tls-cert", "", "PEM certificate for STARTTLS on the inbound SMTP server (env REMARKET_INBOUND_TLS_CERT)")
+	f.String("inbound-tls-key", "", "PEM private key for STARTTLS on the inbound SMTP server (env REMARKET_INBOUND_TLS_KEY)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
 		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd(), a.campaignCmd())
@@ -136,6 +138,8 @@ func (a *app) applyFlags(f *pflag.FlagSet) {
 	set("smtp-rate", &a.cfg.SMTPRate)
 	set("inbound-addr", &a.cfg.InboundAddr)
 	set("unsubscribe-domain", &a.cfg.UnsubscribeDomain)
+	set("inbound-tls-cert", &a.cfg.InboundTLSCert)
+	set("inbound-tls-key", &a.cfg.InboundTLSKey)
 }
 
 // db opens the pool once per command, and refuses a database whose schema

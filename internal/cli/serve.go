@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -50,9 +52,13 @@ func (a *app) serve(ctx context.Context, role string, workers int) error {
 	if campaigns.Sender == nil && role != server.RoleWeb {
 		a.log.Warn("REMARKET_SMTP_URL is not set: campaign email will wait until it is configured")
 	}
+	inboundTLS, err := a.inboundTLS()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Params{Pool: pool, Role: role, Addr: a.cfg.HTTPAddr, Logger: a.log, Workers: workers,
 		Secret: a.cfg.Secret, Campaigns: campaigns, AdminToken: a.cfg.AdminToken,
-		InboundAddr: a.cfg.InboundAddr, UnsubscribeDomain: a.cfg.UnsubscribeDomain})
+		InboundAddr: a.cfg.InboundAddr, UnsubscribeDomain: a.cfg.UnsubscribeDomain, InboundTLS: inboundTLS})
 	if err != nil {
 		return err
 	}
@@ -97,4 +103,17 @@ func (a *app) warmModels(ctx context.Context, campaigns *campaign.Service) {
 		}
 		a.log.Info("model ready", "store_id", st.ID, "took", time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// inboundTLS loads the inbound server's certificate; nil when none is
+// configured.
+func (a *app) inboundTLS() (*tls.Config, error) {
+	if a.cfg.InboundTLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(a.cfg.InboundTLSCert, a.cfg.InboundTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("REMARKET_INBOUND_TLS_CERT / REMARKET_INBOUND_TLS_KEY: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

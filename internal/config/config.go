@@ -33,6 +33,10 @@ type Config struct {
 	// unsubscribe+TOKEN@domain; emails carry it only when it is set, and its
 	// MX must lead to an inbound server (REMARKET_UNSUBSCRIBE_DOMAIN).
 	UnsubscribeDomain string
+	// InboundTLSCert and InboundTLSKey are PEM files; with both set the
+	// inbound server offers STARTTLS (REMARKET_INBOUND_TLS_CERT,
+	// REMARKET_INBOUND_TLS_KEY).
+	InboundTLSCert, InboundTLSKey string
 }
 
 // Env lists each setting's variable, for help texts and FromEnv.
@@ -48,6 +52,8 @@ var Env = map[string]string{
 
 	"inbound-addr":       "REMARKET_INBOUND_ADDR",
 	"unsubscribe-domain": "REMARKET_UNSUBSCRIBE_DOMAIN",
+	"inbound-tls-cert":   "REMARKET_INBOUND_TLS_CERT",
+	"inbound-tls-key":    "REMARKET_INBOUND_TLS_KEY",
 }
 
 // FromEnv reads the settings through getenv (os.Getenv in production),
@@ -65,6 +71,8 @@ func FromEnv(getenv func(string) string) Config {
 
 		InboundAddr:       getenv("REMARKET_INBOUND_ADDR"),
 		UnsubscribeDomain: getenv("REMARKET_UNSUBSCRIBE_DOMAIN"),
+		InboundTLSCert:    getenv("REMARKET_INBOUND_TLS_CERT"),
+		InboundTLSKey:     getenv("REMARKET_INBOUND_TLS_KEY"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
@@ -109,6 +117,12 @@ func (c Config) Validate() error {
 		if c.UnsubscribeDomain == "" {
 			return fmt.Errorf("REMARKET_INBOUND_ADDR is set but REMARKET_UNSUBSCRIBE_DOMAIN is not: the inbound server takes mail only for unsubscribe+TOKEN@ that domain")
 		}
+	}
+	if (c.InboundTLSCert == "") != (c.InboundTLSKey == "") {
+		return fmt.Errorf("set both REMARKET_INBOUND_TLS_CERT and REMARKET_INBOUND_TLS_KEY (PEM files), or neither")
+	}
+	if c.InboundTLSCert != "" && c.InboundAddr == "" {
+		return fmt.Errorf("REMARKET_INBOUND_TLS_CERT is set but REMARKET_INBOUND_ADDR is not: the certificate is for the inbound SMTP server")
 	}
 	if c.UnsubscribeDomain != "" {
 		if err := validateDomain(c.UnsubscribeDomain); err != nil {

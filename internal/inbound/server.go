@@ -13,6 +13,7 @@ package inbound
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ type Params struct {
 	Links  *track.Signer // verifies the tokens (REMARKET_SECRET)
 	Domain string        // REMARKET_UNSUBSCRIBE_DOMAIN: only unsubscribe+TOKEN@Domain is accepted
 	Logger *slog.Logger  // nil discards
+	// TLS, when set, offers STARTTLS (RFC 3207) with it: sending servers
+	// then deliver encrypted. Plain delivery stays possible, as for any MX.
+	TLS *tls.Config
 
 	// Limits; zero picks the default.
 	MaxMessageBytes int64 // larger messages get 552 and unsubscribe nobody
@@ -117,6 +121,7 @@ func New(p Params) (*Server, error) {
 		return &session{s: s}, nil
 	}))
 	srv.Domain = p.Domain
+	srv.TLSConfig = p.TLS
 	srv.MaxMessageBytes = p.MaxMessageBytes
 	srv.MaxRecipients = maxRecipients
 	srv.ReadTimeout = p.ReadTimeout

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,8 @@ type Params struct {
 	// needs Secret and UnsubscribeDomain.
 	InboundAddr       string
 	UnsubscribeDomain string
+	// InboundTLS, when set, makes the inbound server offer STARTTLS.
+	InboundTLS *tls.Config
 }
 
 // Server is one running remarket process.
@@ -112,7 +115,8 @@ func New(p Params) (*Server, error) {
 			if api.Links == nil {
 				return nil, errors.New("inbound SMTP server: no Secret to verify unsubscribe tokens with")
 			}
-			s.inbound, err = inbound.New(inbound.Params{DB: p.Pool, Links: api.Links, Domain: p.UnsubscribeDomain, Logger: p.Logger})
+			s.inbound, err = inbound.New(inbound.Params{DB: p.Pool, Links: api.Links, Domain: p.UnsubscribeDomain, Logger: p.Logger,
+				TLS: p.InboundTLS})
 			if err != nil {
 				return nil, err
 			}
