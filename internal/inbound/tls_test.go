@@ -17,7 +17,9 @@ import (
 func TestStartTLS(t *testing.T) {
 	t.Parallel()
 	cert, pool := selfSigned(t, testDomain)
-	b := setup(t, func(p *Params) { p.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12} })
+	b := setup(t, func(p *Params) {
+		p.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	})
 	ana, anaAddr := b.customer(t, "ana@customer.example")
 
 	c := dial(t, b.srv.Addr())
