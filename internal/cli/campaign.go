@@ -20,6 +20,7 @@ import (
 	"github.com/remarket/remarket/internal/recommend"
 	"github.com/remarket/remarket/internal/segment"
 	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/tty"
 )
 
 func (a *app) campaignCmd() *cobra.Command {
@@ -444,7 +445,7 @@ func (a *app) campaignSendCmd() *cobra.Command {
 // confirm asks on the terminal; without one it refuses, saying to use --yes.
 func (a *app) confirm(question string) error {
 	f, ok := a.env.Stdin.(*os.File)
-	if !ok || !isTerminal(f) {
+	if !ok || !tty.IsTerminal(f) {
 		return usagef("not asking without a terminal: add --yes to send")
 	}
 	fmt.Fprintf(a.env.Stdout, "%s [y/N] ", question)
@@ -454,11 +455,6 @@ func (a *app) confirm(question string) error {
 		return fmt.Errorf("not sent")
 	}
 	return nil
-}
-
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (a *app) campaignStatusCmd() *cobra.Command {

@@ -50,6 +50,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}{
 		{[]string{"store", "list", "--jsno"}, nil, "unknown flag: --jsno"},
 		{[]string{"frobnicate"}, nil, `unknown command "frobnicate"`},
+		{[]string{"campaign", "craete"}, nil, `unknown command "craete" for "remarket campaign" (did you mean create?)`},
+		{[]string{"recs", "shw"}, nil, `unknown command "shw" for "remarket recs"`},
 		{[]string{"store", "list"}, map[string]string{"REMARKET_HTTP_ADDR": "8080"}, "REMARKET_HTTP_ADDR"},
 		{[]string{"store", "list", "--database-url", "mysql://x"}, nil, "REMARKET_DATABASE_URL"},
 		{[]string{"serve", "--role", "cook"}, nil, `--role "cook"`},
@@ -493,6 +495,18 @@ func TestCampaignCommands(t *testing.T) {
 	}
 	if r = run(t, env, "campaign", "send", id); r.code != ExitUsage || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("send without a terminal or --yes must refuse: %+v", r)
+	}
+	// Standard input from /dev/null (cron, systemd, ssh -n) is a character
+	// device, but no terminal either.
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	var out, errb bytes.Buffer
+	if code := Execute(context.Background(), []string{"campaign", "send", id}, Env{Stdin: devNull, Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] }}); code != ExitUsage || !strings.Contains(errb.String(), "--yes") {
+		t.Errorf("send with standard input from /dev/null must refuse: exit %d, %q %q", code, out.String(), errb.String())
 	}
 	if r = run(t, env, "campaign", "send", id, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "queued") {
 		t.Fatalf("send --yes: %+v", r)

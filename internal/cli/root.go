@@ -118,7 +118,33 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return UsageError{err} })
 	root.AddCommand(a.migrateCmd(), a.serveCmd(), a.storeCmd(), a.inboxCmd(), a.customerCmd(), a.orderCmd(),
 		a.importCmd(), a.demoCmd(), a.templatesCmd(), a.recsCmd(), a.evalCmd(), a.campaignCmd())
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes a group command ("campaign", "store") given
+// a word that is none of its commands fail with a usage error, as the root
+// does: cobra would print the group's help and exit 0, so a typo in a
+// script would pass for success. Alone, a group still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Parent() == nil || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.SuggestionsMinimumDistance = 2 // cobra's own default, which it applies only at the root
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+		}
+		return usagef("%s", msg)
+	}
 }
 
 // applyFlags lets flags that were given override the environment.

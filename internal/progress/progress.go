@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/remarket/remarket/internal/tty"
 )
 
 const (
@@ -71,15 +73,11 @@ func New(w io.Writer, label string, total int64, opts ...Option) *Bar {
 	return b
 }
 
-// isTerminal reports whether w is a character device such as a tty. Only
-// there can "\r" redraw a line.
+// isTerminal reports whether w is a terminal. Only there can "\r" redraw a
+// line.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && tty.IsTerminal(f)
 }
 
 // Add counts n more units done.

@@ -1,0 +1,15 @@
+// Package tty says whether a file is a terminal. A character device is not
+// enough: /dev/null is one too, and a command run from cron, systemd or
+// "ssh -n" has it as standard input.
+package tty
+
+import "os"
+
+// IsTerminal reports whether f is a terminal: it answers the terminal
+// attributes request (isatty(3)).
+func IsTerminal(f *os.File) bool {
+	if f == nil {
+		return false
+	}
+	return isTerminal(f.Fd())
+}
