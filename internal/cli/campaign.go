@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"sort"
 	"strconv"
@@ -218,8 +219,13 @@ func (a *app) campaignPreviewCmd() *cobra.Command {
 			if format != "text" && format != "html" && format != "eml" {
 				return usagef("--format %q: use text, html or eml", format)
 			}
-			if (customer == "") == (sample == 0) {
+			switch {
+			case customer != "" && sample != 0:
+				return usagef("give --customer EMAIL or --sample N, not both")
+			case customer == "" && sample == 0:
 				return usagef("give --customer EMAIL or --sample N")
+			case sample < 0:
+				return usagef("--sample %d: give a number of customers, 1 or more", sample)
 			}
 			c, st, err := a.campaignArg(cmd.Context(), args[0])
 			if err != nil {
@@ -255,7 +261,7 @@ func (a *app) campaignPreviewCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&customer, "customer", "", "customer email or id")
-	cmd.Flags().IntVar(&sample, "sample", 0, "preview the first N customers of the audience")
+	cmd.Flags().IntVar(&sample, "sample", 0, "preview N customers of the audience, those who would get it first")
 	cmd.Flags().StringVar(&format, "format", "text", "text, html or eml")
 	cmd.Flags().StringVar(&out, "out", "", "write to this file instead of the terminal")
 	return cmd
@@ -343,8 +349,11 @@ func (a *app) campaignTestCmd() *cobra.Command {
 		Short: "Send one real message to a test address, outside the ledger",
 		Args:  exactArgs(1, "one campaign id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if to == "" || !strings.Contains(to, "@") {
+			if to == "" {
 				return usagef("--to ADDRESS is required")
+			}
+			if _, err := mail.ParseAddress(to); err != nil {
+				return usagef("--to %q is not an email address", to)
 			}
 			c, st, err := a.campaignArg(cmd.Context(), args[0])
 			if err != nil {
@@ -357,9 +366,12 @@ func (a *app) campaignTestCmd() *cobra.Command {
 			if svc.Sender == nil {
 				return campaign.ErrNoSender
 			}
-			cu, err := a.testCustomer(cmd.Context(), svc, st, c, customer)
+			cu, skip, err := a.testCustomer(cmd.Context(), svc, st, c, customer)
 			if err != nil {
 				return err
+			}
+			if skip != "" {
+				fmt.Fprintf(a.env.Stderr, "note: customer %d would be skipped in a real send (%s)\n", cu.ID, skip)
 			}
 			comp, err := svc.Composer.Compose(cmd.Context(), st, c, cu, 0)
 			if err != nil {
@@ -380,22 +392,31 @@ func (a *app) campaignTestCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) testCustomer(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign, ref string) (store.Customer, error) {
+// testCustomer is the customer a test send is rendered for, and why a real
+// send would skip them ("" if it would not, or if the operator named them:
+// then previewNotes says what applies): the one given, or else the
+// audience's first who would get the email.
+func (a *app) testCustomer(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign, ref string) (store.Customer, string, error) {
 	if ref != "" {
-		return svc.Customer(ctx, st.ID, ref)
+		cu, err := svc.Customer(ctx, st.ID, ref)
+		if err != nil {
+			return cu, "", err
+		}
+		return cu, "", a.previewNotes(ctx, svc, st, c, cu)
 	}
 	aud, err := svc.Audience(st, c)
 	if err != nil {
-		return store.Customer{}, err
+		return store.Customer{}, "", err
 	}
-	ids, _, err := store.AudienceSample(ctx, a.pool, aud, 1)
+	ids, reasons, err := store.AudienceSample(ctx, a.pool, aud, 1)
 	if err != nil {
-		return store.Customer{}, err
+		return store.Customer{}, "", err
 	}
 	if len(ids) == 0 {
-		return store.Customer{}, fmt.Errorf("the segment holds no customers: give --customer")
+		return store.Customer{}, "", fmt.Errorf("the segment holds no customers: give --customer")
 	}
-	return store.CustomerGet(ctx, a.pool, ids[0])
+	cu, err := store.CustomerGet(ctx, a.pool, ids[0])
+	return cu, reasons[0], err
 }
 
 func (a *app) campaignSendCmd() *cobra.Command {

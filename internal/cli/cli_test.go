@@ -493,6 +493,12 @@ func TestCampaignCommands(t *testing.T) {
 	if r = run(t, env, "campaign", "test", id, "--to", "qa@example.com"); r.code != 0 || len(sink.Messages()) != before+1 {
 		t.Errorf("campaign test: %+v, %d new messages", r, len(sink.Messages())-before)
 	}
+	if r = run(t, env, "campaign", "test", id, "--to", "not-an-address"); r.code != ExitUsage || !strings.Contains(r.stderr, `--to "not-an-address" is not an email address`) {
+		t.Errorf("campaign test --to not-an-address: %+v", r)
+	}
+	if r = run(t, env, "campaign", "preview", id, "--sample", "2", "--customer", "x@example.com"); r.code != ExitUsage || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("preview with --sample and --customer: %+v", r)
+	}
 	if r = run(t, env, "campaign", "send", id); r.code != ExitUsage || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("send without a terminal or --yes must refuse: %+v", r)
 	}

@@ -16,7 +16,8 @@ var unsubscribePage = template.Must(template.New("u").Parse(`<!doctype html>
 button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:4px;background:#222;color:#fff;cursor:pointer}</style>
 </head><body>
 <h1>{{.Title}}</h1>
-{{if .Done}}<p>You will not get marketing email from {{.Store}} any more. Order and delivery emails are not affected.</p>
+{{if .Test}}<p>This link comes from a test email or a preview of an email from {{.Store}}. It unsubscribes nobody: the customer's own email carries a link that works.</p>
+{{else if .Done}}<p>You will not get marketing email from {{.Store}} any more. Order and delivery emails are not affected.</p>
 {{else}}<p>Stop marketing email from {{.Store}}?</p>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>
 {{end}}</body></html>
@@ -24,14 +25,18 @@ button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:4px;background
 
 type pageData struct {
 	Title, Store string
-	Done         bool
+	Done, Test   bool
 }
 
 // unsubscribeGet shows a confirmation page: mail scanners follow GET links,
 // so a GET must never unsubscribe anyone.
 func (a *API) unsubscribeGet(w http.ResponseWriter, r *http.Request) {
-	_, st, ok := a.unsubscribeToken(w, r)
+	tok, st, ok := a.unsubscribeToken(w, r)
 	if !ok {
+		return
+	}
+	if tok.Test() {
+		page(w, http.StatusOK, pageData{Title: "A test link", Store: st.Name, Test: true})
 		return
 	}
 	page(w, http.StatusOK, pageData{Title: "Unsubscribe", Store: st.Name})
@@ -42,6 +47,11 @@ func (a *API) unsubscribeGet(w http.ResponseWriter, r *http.Request) {
 func (a *API) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	tok, st, ok := a.unsubscribeToken(w, r)
 	if !ok {
+		return
+	}
+	if tok.Test() {
+		a.Log.InfoContext(r.Context(), "test unsubscribe link used: nothing changed", "store_id", st.ID, "customer_id", tok.CustomerID)
+		page(w, http.StatusOK, pageData{Title: "A test link", Store: st.Name, Test: true})
 		return
 	}
 	if err := store.CustomerUnsubscribe(r.Context(), a.DB, st.ID, tok.CustomerID, "unsubscribe link"); err != nil {

@@ -49,6 +49,7 @@ const (
 // and retries the 4xx ones.
 var (
 	errUnknownAddress = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "unknown unsubscribe address"}
+	errTestAddress    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "address from a test email: it unsubscribes nobody"}
 	errRelay          = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "relaying denied"}
 	errTryLater       = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot unsubscribe just now, try again later"}
 )
@@ -232,6 +233,10 @@ func (s *Server) recipient(to string) (track.Token, error) {
 	case err != nil:
 		s.log.Error("inbound: find store", "store_id", tok.StoreID, "error", err)
 		return track.Token{}, errTryLater
+	}
+	if tok.Test() {
+		s.log.Info("inbound: recipient refused", "reason", "test email's address", "store_id", tok.StoreID)
+		return track.Token{}, errTestAddress
 	}
 	return tok, nil
 }

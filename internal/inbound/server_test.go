@@ -175,7 +175,7 @@ func TestSeveralRecipients(t *testing.T) {
 	ana, anaAddr := b.customer(t, "ana@customer.example")
 	bob, bobAddr := b.customer(t, "bob@customer.example")
 	forged := track.UnsubscribeAddress(testDomain, track.NewSigner("another-secret-entirely").Sign(
-		track.Token{Purpose: track.PurposeUnsubscribe, StoreID: b.st.ID, CustomerID: bob}))
+		track.Token{Purpose: track.PurposeUnsubscribe, StoreID: b.st.ID, CustomerID: bob, SendID: 3}))
 
 	c := dial(t, b.srv.Addr())
 	must(t, c.Mail(""))
@@ -238,6 +238,14 @@ func TestRefusedRecipients(t *testing.T) {
 			must(t, c.Mail("ana@customer.example"))
 			requireCode(t, c.Rcpt(rcpt), 550, "5.1.1 unknown unsubscribe address")
 		})
+	}
+	// A test send's address (send 0) went to a tester, not to Ana.
+	tc := dial(t, b.srv.Addr())
+	must(t, tc.Mail("qa@shop.example"))
+	requireCode(t, tc.Rcpt(sign(b.links, track.Token{Purpose: track.PurposeUnsubscribe, StoreID: b.st.ID, CustomerID: ana})),
+		550, "5.1.1 address from a test email: it unsubscribes nobody")
+	if b.unsubscribed(t, ana) {
+		t.Fatal("a test email's address unsubscribed the customer")
 	}
 	relay := map[string]string{
 		"another domain":        "unsubscribe+" + tok + "@shop.example",

@@ -49,6 +49,22 @@ func TestUnsubscribeRoundTrip(t *testing.T) {
 	st, cid, tok := subscribedCustomer(t, pool, secret)
 	base := "http://" + srv.Addr() + "/u/"
 
+	// A test send's link (send 0) went to a tester: it explains, and
+	// changes nothing, whether followed or posted to.
+	testTok := track.NewSigner(secret).Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: cid})
+	if resp, body := get(t, base+testTok); resp.StatusCode != http.StatusOK || !strings.Contains(body, "unsubscribes nobody") ||
+		strings.Contains(body, "<form") {
+		t.Fatalf("GET of a test link: %d %s", resp.StatusCode, body)
+	}
+	resp, err := http.Post(base+testTok, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || consent(t, pool, cid) != "subscribed" {
+		t.Fatalf("POST of a test link: %d, consent %s; want 200 and no change", resp.StatusCode, consent(t, pool, cid))
+	}
+
 	resp, body := get(t, base+tok)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "U Shop") || !strings.Contains(body, "<form method=\"post\"") {
 		t.Fatalf("GET: %d %s", resp.StatusCode, body)

@@ -80,9 +80,11 @@ func AudienceCount(ctx context.Context, db DB, a Audience) (map[string]int64, er
 }
 
 // AudienceSample returns up to n customer ids of the segment, with why each
-// would be skipped ("" if they would get the email).
+// would be skipped ("" if they would get the email): those who would get it
+// first, then those who would be skipped, each by id.
 func AudienceSample(ctx context.Context, db DB, a Audience, n int) ([]int64, []string, error) {
-	rows, err := db.Query(ctx, a.query(`c.id, `+skipReasonSQL)+` ORDER BY c.id LIMIT $`+strconv.Itoa(3+len(a.Args)), a.args(n)...)
+	rows, err := db.Query(ctx, `SELECT id, reason FROM (`+a.query(`c.id, `+skipReasonSQL+` AS reason`)+`) x
+ORDER BY reason <> '', id LIMIT $`+strconv.Itoa(3+len(a.Args)), a.args(n)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sample audience: %w", err)
 	}

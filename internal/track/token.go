@@ -26,6 +26,11 @@ type Token struct {
 	SendID     int64 // the ledger row, 0 for a test send
 }
 
+// Test reports whether the token comes from a test send or a preview
+// (SendID 0): such a link shows what it would do, but unsubscribes nobody,
+// since the email went to a tester, not to the customer it was rendered for.
+func (t Token) Test() bool { return t.SendID == 0 }
+
 // ErrBadToken is returned for a token that is malformed or not ours.
 var ErrBadToken = errors.New("invalid or forged link")
 
