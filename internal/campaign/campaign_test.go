@@ -346,6 +346,34 @@ func TestCancelDuringAChunk(t *testing.T) {
 	}
 }
 
+// TestSlowChunkRecordsAsItGoes: when a chunk's sends are slow (a rate
+// limit, a slow server), the ones done are recorded within about a second,
+// not only at the chunk's end, so campaign status shows them.
+func TestSlowChunkRecordsAsItGoes(t *testing.T) {
+	t.Parallel()
+	var b *bundle
+	var messages atomic.Int64
+	var sentBeforeSecond atomic.Int64
+	b = setup(t, smtpsink.Options{RejectData: func(string, []string) *smtp.SMTPError {
+		switch messages.Add(1) {
+		case 1:
+			time.Sleep(1200 * time.Millisecond) // longer than results may wait
+		case 2:
+			var n int64
+			if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM sends WHERE status = 'sent'`).Scan(&n); err != nil {
+				t.Error(err)
+			}
+			sentBeforeSecond.Store(n)
+		}
+		return nil
+	}})
+	c := b.create(t, "orders>=1")
+	b.startAndSend(t, c)
+	if messages.Load() != 2 || sentBeforeSecond.Load() != 1 {
+		t.Errorf("%d messages; %d recorded as sent when the second went, want the first", messages.Load(), sentBeforeSecond.Load())
+	}
+}
+
 // TestUnsubscribeDuringAChunk: a customer who unsubscribes while a worker
 // is sending the chunk their row was claimed in gets nothing.
 func TestUnsubscribeDuringAChunk(t *testing.T) {

@@ -82,7 +82,7 @@ const claimChunk = 50
 // statement. If the process dies before that, the rows stay "sending" and
 // are later marked failed as "may have been delivered": never sent twice.
 func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Campaign, rows []store.Claimed, lastAttempt bool, cancelled func() bool) error {
-	var done outcomes
+	done := outcomes{written: time.Now()}
 	defer done.flush(ctx, s.DB) //nolint:errcheck // flushed explicitly below; this covers early returns
 	var todo []store.Claimed
 	var rs []Recipient
@@ -137,10 +137,21 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 				return s.giveBack(ctx, todo[i+1:], err)
 			}
 			done.add(r.ID, res)
+			// A chunk sent slowly (a rate limit) records as it goes, so
+			// that status shows it; at full speed a chunk takes well under
+			// this and is recorded in one statement.
+			if time.Since(done.written) > recordEvery {
+				if err := done.flush(ctx, s.DB); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return done.flush(ctx, s.DB)
 }
+
+// recordEvery is how often a chunk records what it has sent so far.
+const recordEvery = time.Second
 
 // cancelWatch returns a check, cheap to call before every claim and every
 // send, of whether the campaign was cancelled: it asks the database at most
@@ -168,8 +179,9 @@ func customerIDs(rows []store.Claimed) []int64 {
 
 // outcomes collects ledger results to write together.
 type outcomes struct {
-	ids []int64
-	rs  []store.SendResult
+	ids     []int64
+	rs      []store.SendResult
+	written time.Time // when results were last written, or the chunk began
 }
 
 func (o *outcomes) add(id int64, r store.SendResult) {
@@ -181,7 +193,7 @@ func (o *outcomes) flush(ctx context.Context, db store.DB) error {
 		return nil
 	}
 	err := store.SendFinishMany(context.WithoutCancel(ctx), db, o.ids, o.rs)
-	o.ids, o.rs = nil, nil
+	o.ids, o.rs, o.written = nil, nil, time.Now()
 	return err
 }
 

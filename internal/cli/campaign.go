@@ -518,6 +518,7 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 
 func (a *app) watchCampaign(ctx context.Context, id int64) error {
 	var bar *progress.Bar
+	var settling time.Time // when the campaign stopped with messages still in flight
 	for {
 		c, err := store.CampaignGet(ctx, a.pool, id)
 		if err != nil {
@@ -528,22 +529,40 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 			return err
 		}
 		if bar == nil {
-			bar = progress.New(a.env.Stderr, fmt.Sprintf("campaign %d", id), p.Total(), progress.WithUnit("emails"))
+			// Recipients, not emails: the skipped ones count as done too.
+			bar = progress.New(a.env.Stderr, fmt.Sprintf("campaign %d", id), p.Total(), progress.WithUnit("recipients"))
 		}
 		bar.Set(p.Sent + p.Failed + p.Skipped)
 		if c.Status != store.CampaignSending {
-			bar.Done()
-			fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", id, c.Status)
-			printProgress(a.env.Stdout, p)
-			return nil
+			// A cancel stops the campaign at once, but messages already
+			// handed to workers finish and are recorded moments later:
+			// wait for them (a while at most), so the counts are final.
+			if p.Sending > 0 && (settling.IsZero() || time.Since(settling) < settleWait) {
+				if settling.IsZero() {
+					settling = time.Now()
+				}
+			} else {
+				bar.Done()
+				fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", id, c.Status)
+				printProgress(a.env.Stdout, p)
+				if p.Sending > 0 {
+					fmt.Fprintf(a.env.Stdout, "%d still sending: a worker holds them (see campaign status later)\n", p.Sending)
+				}
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
+			bar.Stop()
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }
+
+// settleWait bounds how long status --watch waits for messages in flight
+// after a campaign stopped.
+const settleWait = 30 * time.Second
 
 func (a *app) campaignCancelCmd() *cobra.Command {
 	return &cobra.Command{
