@@ -90,9 +90,7 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 	if err != nil {
 		return nil, err
 	}
-	// An operator's subject replaces the template's, as one line, like a
-	// rendered one.
-	subject, host := render.OneLine(camp.Subject), c.messageIDHost()
+	host := c.messageIDHost()
 	out := make([]Composed, len(rs))
 	for i, r := range rs {
 		// One token for the link in the body and both List-Unsubscribe forms.
@@ -103,8 +101,12 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 		if err != nil {
 			return nil, err
 		}
-		if subject != "" {
-			msg.Subject = subject
+		// An operator's subject replaces the template's; it is a template
+		// too, with the same data.
+		if camp.Subject != "" {
+			if msg.Subject, err = c.Renderer.Subject(camp.Subject, data); err != nil {
+				return nil, err
+			}
 		}
 		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, tok, host), Products: pids}
 	}

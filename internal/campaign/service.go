@@ -65,6 +65,11 @@ func (s *Service) Create(ctx context.Context, st store.Store, p CreateParams) (s
 	if p.K <= 0 || p.K > 24 {
 		return store.Campaign{}, fmt.Errorf("k %d: use 1 to 24 products", p.K)
 	}
+	if p.Subject != "" {
+		if err := s.Composer.Renderer.CheckSubject(p.Template, p.Subject); err != nil {
+			return store.Campaign{}, err
+		}
+	}
 	return store.CampaignInsert(ctx, s.DB, store.Campaign{StoreID: st.ID, Name: p.Name, Template: p.Template,
 		Strategy: p.Strategy, K: p.K, Segment: p.Segment, Subject: p.Subject})
 }

@@ -61,6 +61,9 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 			if err != nil {
 				return UsageError{err}
 			}
+			if err := a.audienceNote(cmd.Context(), svc, st, c); err != nil {
+				return err
+			}
 			if asJSON {
 				return printJSON(a.env.Stdout, c)
 			}
@@ -78,6 +81,27 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 	f.StringVar(&p.Subject, "subject", "", "subject line (default: the template's)")
 	f.BoolVar(&asJSON, "json", false, "print the campaign as JSON")
 	return cmd
+}
+
+// audienceNote warns, on stderr, about a new campaign nobody would get now:
+// a segment that matches nobody (a SKU or category spelled otherwise than
+// in the store) or whose customers would all be skipped.
+func (a *app) audienceNote(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign) error {
+	plan, err := svc.Plan(ctx, st, c)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, n := range plan {
+		total += n
+	}
+	switch {
+	case total == 0:
+		fmt.Fprintf(a.env.Stderr, "note: the segment %q matches no customer of %s now\n", c.Segment, st.Name)
+	case plan[""] == 0:
+		fmt.Fprintf(a.env.Stderr, "note: all %d customers of the segment would be skipped now (campaign show %d says why)\n", total, c.ID)
+	}
+	return nil
 }
 
 func (a *app) campaignListCmd() *cobra.Command {
@@ -442,6 +466,9 @@ func (a *app) campaignSendCmd() *cobra.Command {
 				return err
 			}
 			printPlan(a.env.Stdout, plan)
+			if plan[""] == 0 {
+				return fmt.Errorf("nobody to send campaign %d to now; it stays a draft", c.ID)
+			}
 			if !yes {
 				if err := a.confirm(fmt.Sprintf("send campaign %d to %d customers?", c.ID, plan[""])); err != nil {
 					return err

@@ -454,7 +454,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 
 func TestCampaignCommands(t *testing.T) {
 	t.Parallel()
-	_, dbURL := dbtest.NewURL(t)
+	pool, dbURL := dbtest.NewURL(t)
 	sink, err := smtpsink.Start("127.0.0.1:0", "")
 	if err != nil {
 		t.Fatal(err)
@@ -481,6 +481,16 @@ func TestCampaignCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &none); err != nil {
 		t.Fatalf("campaign create: %v %+v", err, r)
 	}
+	if !strings.Contains(r.stderr, `the segment "orders>=1000" matches no customer`) {
+		t.Errorf("create with an empty segment says nothing: %+v", r)
+	}
+	if r = run(t, env, "campaign", "send", strconv.FormatInt(none.ID, 10), "--yes"); r.code != ExitError || !strings.Contains(r.stderr, "nobody to send") {
+		t.Errorf("send to nobody: %+v", r)
+	}
+	if r = run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "x", "--template", "upsell", "--segment", "orders>=1",
+		"--subject", "{{.Customer.Nickname}}, hello"); r.code != ExitUsage || !strings.Contains(r.stderr, "Nickname") {
+		t.Errorf("create with a subject naming no field: %+v", r)
+	}
 	if r = run(t, env, "campaign", "preview", strconv.FormatInt(none.ID, 10), "--customer", "c0001"); r.code != 0 || !strings.Contains(r.stderr, "not in the campaign's segment") {
 		t.Errorf("preview outside the segment: %+v", r)
 	}
@@ -498,6 +508,17 @@ func TestCampaignCommands(t *testing.T) {
 	}
 	if r = run(t, env, "campaign", "preview", id, "--sample", "2", "--customer", "x@example.com"); r.code != ExitUsage || !strings.Contains(r.stderr, "not both") {
 		t.Errorf("preview with --sample and --customer: %+v", r)
+	}
+	// The demo mailed everyone moments ago: the CLI's 20-hour frequency cap
+	// would skip them all, so there is nobody to send to, and the campaign
+	// stays a draft.
+	if r = run(t, env, "campaign", "send", id, "--yes"); r.code != ExitError || !strings.Contains(r.stderr, "nobody to send") ||
+		!strings.Contains(r.stdout, "skipped (frequency cap)") {
+		t.Errorf("send while the cap skips everyone: %+v", r)
+	}
+	// Three days later, they may be mailed again.
+	if _, err := pool.Exec(context.Background(), `UPDATE sends SET sent_at = sent_at - interval '3 days'`); err != nil {
+		t.Fatal(err)
 	}
 	if r = run(t, env, "campaign", "send", id); r.code != ExitUsage || !strings.Contains(r.stderr, "--yes") {
 		t.Errorf("send without a terminal or --yes must refuse: %+v", r)
@@ -517,19 +538,23 @@ func TestCampaignCommands(t *testing.T) {
 	if r = run(t, env, "campaign", "send", id, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "queued") {
 		t.Fatalf("send --yes: %+v", r)
 	}
-	// The demo mailed everyone moments ago: the CLI's 20-hour frequency cap
-	// skips them all, so the campaign is done at once and cannot be cancelled.
+	// No workers run here: the emails wait in the queue until cancelled.
 	r = run(t, env, "campaign", "status", id, "--json")
 	var st struct {
-		Status  string
-		Skipped int
-		Reasons map[string]int `json:"skipped_reasons"`
+		Status string
+		Queued int
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Status != "sent" || st.Reasons["frequency cap"] == 0 {
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Status != "sending" || st.Queued == 0 {
 		t.Errorf("status --json: %v %+v", err, r)
 	}
+	if r = run(t, env, "campaign", "cancel", id); r.code != 0 {
+		t.Errorf("cancel: %+v", r)
+	}
+	if r = run(t, env, "campaign", "status", id, "--json"); !strings.Contains(r.stdout, `"status": "cancelled"`) {
+		t.Errorf("status after cancel: %+v", r)
+	}
 	if r = run(t, env, "campaign", "cancel", id); r.code != ExitError || !strings.Contains(r.stderr, "cannot be cancelled") {
-		t.Errorf("cancel of a finished campaign: %+v", r)
+		t.Errorf("cancel of a cancelled campaign: %+v", r)
 	}
 	if r = run(t, env, "campaign", "list", "--json"); r.code != 0 || !strings.Contains(r.stdout, `"name": "cli"`) {
 		t.Errorf("campaign list: %+v", r)

@@ -125,6 +125,8 @@ type Renderer struct {
 
 	mu     sync.RWMutex
 	byLang map[langKey]*email
+
+	subjects subjects // operators' subject lines, parsed
 }
 
 type langKey struct{ name, lang string }
