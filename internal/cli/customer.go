@@ -139,9 +139,12 @@ func (a *app) orderCmd() *cobra.Command {
 	return cmd
 }
 
-func parseDate(s string) (time.Time, error) {
+func parseDate(s string) (time.Time, error) { return parseDateIn(s, time.UTC) }
+
+// parseDateIn reads a date or time; one without an offset is in loc.
+func parseDateIn(s string, loc *time.Location) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339, time.DateTime, time.DateOnly} {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
 		}
 	}

@@ -178,21 +178,52 @@ and waits for them; --local does both here instead and reports the model.`,
 }
 
 func (a *app) rebuildLocal(ctx context.Context, st store.Store) error {
+	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name+" here: product statistics", 2, progress.WithUnit("steps"))
+	stop := tickEvery(bar, time.Second)
+	defer stop()
 	start := time.Now()
 	if err := store.StatsRebuild(ctx, a.pool, st.ID); err != nil {
+		bar.Stop()
 		return err
 	}
-	fmt.Fprintf(a.env.Stdout, "store %s: product statistics rebuilt in %s\n", st.Name, time.Since(start).Round(time.Millisecond))
+	statsTook := time.Since(start)
+	bar.SetLabel("rebuilding " + st.Name + " here: model")
+	bar.Set(1)
 	start = time.Now()
 	h, err := recs.LoadHistory(ctx, a.pool, st.ID)
 	if err != nil {
+		bar.Stop()
 		return err
 	}
 	loaded := time.Since(start)
 	recommend.Train(h, recommend.DefaultOptions)
+	trained := time.Since(start) - loaded
+	bar.SetLabel("rebuilding " + st.Name + " here")
+	bar.Set(2)
+	bar.Done()
+	fmt.Fprintf(a.env.Stdout, "store %s: product statistics rebuilt in %s\n", st.Name, statsTook.Round(time.Millisecond))
 	fmt.Fprintf(a.env.Stdout, "store %s: %d products, %d kept purchases; loaded in %s, trained in %s\n", st.Name,
-		len(h.Products), len(h.Purchases), loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
+		len(h.Products), len(h.Purchases), loaded.Round(time.Millisecond), trained.Round(time.Millisecond))
 	return nil
+}
+
+// tickEvery keeps bar redrawing while one long step runs; the returned func
+// stops it.
+func tickEvery(bar *progress.Bar, d time.Duration) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Tick()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // rebuildJob queues the rebuild for the workers and follows it.
@@ -207,20 +238,32 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 		args river.JobArgs
 	}{{"product statistics", jobs.StatsRebuildArgs{StoreID: st.ID}}, {"model", jobs.RecsRebuildArgs{StoreID: st.ID}}}
 	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name, int64(len(steps)), progress.WithUnit("steps"))
+	stop := tickEvery(bar, time.Second)
+	defer stop()
+	var done []string
 	for i, s := range steps {
 		res, err := client.Insert(ctx, s.args, nil)
 		if err != nil {
+			bar.Stop()
 			return err
 		}
+		label := fmt.Sprintf("rebuilding %s: %s (job %d)", st.Name, s.what, res.Job.ID)
+		bar.SetLabel(label)
 		start := time.Now()
-		if err := waitJob(ctx, client, res.Job.ID); err != nil {
+		untaken := func() { bar.SetLabel(label + ", waiting for a worker: is remarket serve running?") }
+		if err := waitJob(ctx, client, res.Job.ID, untaken); err != nil {
 			bar.Stop()
 			return errors.Join(err, cancelUntaken(context.WithoutCancel(ctx), client, res.Job.ID))
 		}
 		bar.Set(int64(i + 1))
-		fmt.Fprintf(a.env.Stdout, "rebuilt the %s of %s in %s (job %d)\n", s.what, st.Name, time.Since(start).Round(time.Millisecond), res.Job.ID)
+		// Printed after the bar, which may be redrawing its line.
+		done = append(done, fmt.Sprintf("rebuilt the %s of %s in %s (job %d)", s.what, st.Name, time.Since(start).Round(time.Millisecond), res.Job.ID))
 	}
+	bar.SetLabel("rebuilding " + st.Name)
 	bar.Done()
+	for _, l := range done {
+		fmt.Fprintln(a.env.Stdout, l)
+	}
 	return nil
 }
 
@@ -242,8 +285,9 @@ func cancelUntaken(ctx context.Context, client *river.Client[pgx.Tx], id int64) 
 	return nil
 }
 
-// waitJob waits for a job to complete.
-func waitJob(ctx context.Context, client *river.Client[pgx.Tx], id int64) error {
+// waitJob waits for a job to complete; untaken is called once when no
+// worker has taken it after a few seconds.
+func waitJob(ctx context.Context, client *river.Client[pgx.Tx], id int64, untaken func()) error {
 	start := time.Now()
 	for {
 		j, err := client.JobGet(ctx, id)
@@ -256,6 +300,10 @@ func waitJob(ctx context.Context, client *river.Client[pgx.Tx], id int64) error 
 		case rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
 			return fmt.Errorf("rebuild job %d %s: %v", j.ID, j.State, j.Errors)
 		case rivertype.JobStateAvailable:
+			if untaken != nil && time.Since(start) > 5*time.Second {
+				untaken()
+				untaken = nil
+			}
 			if time.Since(start) > 30*time.Second {
 				return fmt.Errorf("no worker has taken rebuild job %d in 30 s: is remarket serve running? (--local trains here)", j.ID)
 			}
@@ -280,11 +328,9 @@ func (a *app) evalCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := recommend.EvalParams{K: k, Options: recommend.DefaultOptions}
 			if cutoff != "" {
-				t, err := parseDate(cutoff)
-				if err != nil {
+				if _, err := parseDate(cutoff); err != nil {
 					return err
 				}
-				p.Cutoff = t
 			}
 			if k < 1 || k > 100 {
 				return usagef("--k %d: use 1 to 100", k)
@@ -293,6 +339,18 @@ func (a *app) evalCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A cutoff without an offset is in the store's time zone, as the
+			// imported orders' times were read.
+			if cutoff != "" {
+				loc, err := time.LoadLocation(st.Timezone)
+				if err != nil {
+					loc = time.UTC
+				}
+				if p.Cutoff, err = parseDateIn(cutoff, loc); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(a.env.Stderr, "loading the orders of %s, then training on those before the cutoff…\n", st.Name)
 			h, err := recs.LoadHistory(cmd.Context(), a.pool, st.ID)
 			if err != nil {
 				return err
@@ -331,7 +389,7 @@ func (a *app) evalCmd() *cobra.Command {
 }
 
 func printReport(a *app, rep recommend.Report) {
-	fmt.Fprintf(a.env.Stdout, "cutoff %s, K = %d, %d training and %d test purchases\n", rep.Cutoff.Format(time.DateTime), rep.K, rep.TrainPurchases, rep.TestPurchases)
+	fmt.Fprintf(a.env.Stdout, "cutoff %s, K = %d, %d training and %d test purchases\n", rep.Cutoff.Format("2006-01-02 15:04:05 MST"), rep.K, rep.TrainPurchases, rep.TestPurchases)
 	for _, target := range []string{"new", "all"} {
 		t, ok := rep.Targets[target]
 		if !ok {

@@ -98,6 +98,27 @@ func (b *Bar) Set(n int64) {
 	b.maybeDraw()
 }
 
+// Tick redraws at the current count when a redraw is due, so that an
+// operation waiting for one long step still shows it is alive (its elapsed
+// time on a terminal, a line every 2 s otherwise).
+func (b *Bar) Tick() {
+	if b == nil || b.w == nil {
+		return
+	}
+	b.maybeDraw()
+}
+
+// SetLabel names what is being done now, e.g. the step under way; the next
+// redraw shows it.
+func (b *Bar) SetLabel(label string) {
+	if b == nil || b.w == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.label = label
+}
+
 // Done draws the final state and ends the line. Calls after the first do
 // nothing.
 func (b *Bar) Done() {

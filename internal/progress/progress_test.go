@@ -171,3 +171,24 @@ func TestStopSaysWhereItStopped(t *testing.T) {
 		t.Fatalf("output %q, want %q", got, want)
 	}
 }
+
+func TestTickAndLabelShowTheStepUnderWay(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	clock := newClock()
+	b := New(&buf, "rebuilding", 2, WithUnit("steps"), withClock(clock))
+	b.SetLabel("rebuilding (statistics)")
+	clock.advance(time.Second)
+	b.Tick() // too soon
+	clock.advance(1500 * time.Millisecond)
+	b.Tick()
+	b.Set(1)
+	b.SetLabel("rebuilding (model)")
+	clock.advance(2500 * time.Millisecond)
+	b.Tick()
+	want := "rebuilding (statistics): 0% 0 steps/2 steps, 0.0/s\n" +
+		"rebuilding (model): 50% 1 steps/2 steps, 0.2/s, ETA 5s\n"
+	if got := buf.String(); got != want {
+		t.Fatalf("output:\n%s\nwant:\n%s", got, want)
+	}
+}
