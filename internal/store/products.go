@@ -131,10 +131,29 @@ func ProductFind(ctx context.Context, db DB, storeID int64, ref string) (Product
 ORDER BY sku = $2 DESC, external_id = $2 DESC LIMIT 1`, storeID, ref)
 	p, err := scanProduct(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Product{}, ErrNotFound
+		return productFindFolded(ctx, db, storeID, ref)
 	}
 	if err != nil {
 		return Product{}, fmt.Errorf("find product %q: %w", ref, err)
 	}
 	return p, nil
+}
+
+// productFindFolded finds the one product whose SKU or store id equals ref
+// but for case ("85123a" for 85123A), for an operator who typed it so; two
+// such products are ambiguous, and then neither is found.
+func productFindFolded(ctx context.Context, db DB, storeID int64, ref string) (Product, error) {
+	rows, err := db.Query(ctx, `SELECT `+productCols+` FROM products WHERE store_id = $1
+    AND (lower(sku) = lower($2) OR lower(external_id) = lower($2)) LIMIT 2`, storeID, ref)
+	if err != nil {
+		return Product{}, fmt.Errorf("find product %q: %w", ref, err)
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Product, error) { return scanProduct(r) })
+	if err != nil {
+		return Product{}, fmt.Errorf("find product %q: %w", ref, err)
+	}
+	if len(ps) != 1 {
+		return Product{}, ErrNotFound
+	}
+	return ps[0], nil
 }
