@@ -106,7 +106,7 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.Deliver
 	var failed []river.InsertManyParams
 	for _, id := range ids {
 		if err := w.process(ctx, []int64{id}, false); err != nil {
-			w.Log.WarnContext(ctx, "delivery deferred", "inbox_id", id, "error", err)
+			w.Log.InfoContext(ctx, "delivery deferred", "inbox_id", id, "error", err)
 			failed = append(failed, river.InsertManyParams{Args: ingest.DeliveryArgs{InboxID: id}})
 		}
 	}
@@ -116,6 +116,21 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.Deliver
 	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, failed)
 	return err
 }
+
+// NextRetry retries a delivery that failed alone quickly at first (1, 2, 4
+// and 8 s): most are a refund or an update that came a moment before its
+// order, whose job is running beside it. Later attempts follow River's
+// slower schedule (attempt⁴ seconds), so one waiting for a late webhook
+// has about an hour before it is marked failed.
+func (w *DeliveryWorker) NextRetry(job *river.Job[ingest.DeliveryArgs]) time.Time {
+	if job.Attempt <= quickRetries {
+		return time.Now().Add(time.Second << (job.Attempt - 1))
+	}
+	return time.Time{} // the client's policy
+}
+
+// quickRetries is how many retries come within seconds.
+const quickRetries = 4
 
 // process runs deliveries in one transaction that does not wait for its WAL
 // flush: the deliveries are already durable, and if a crash loses the
