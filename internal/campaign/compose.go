@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -22,6 +23,10 @@ import (
 type Recommender interface {
 	Recommend(ctx context.Context, storeID int64, r recommend.Request) ([]recommend.Pick, error)
 }
+
+// ErrNoSigner: emails carry signed unsubscribe links, so composing one
+// needs the deployment's secret.
+var ErrNoSigner = errors.New("no link signer: set REMARKET_SECRET to sign unsubscribe links")
 
 // Composer builds the exact message a customer would get.
 type Composer struct {
@@ -63,6 +68,9 @@ func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campa
 // in-memory recommendations, the products they name; and one more for each
 // of the latest order and abandoned checkout when the template shows them.
 func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.Campaign, rs []Recipient) ([]Composed, error) {
+	if c.Links == nil {
+		return nil, ErrNoSigner
+	}
 	ids := make([]int64, len(rs))
 	for i, r := range rs {
 		ids[i] = r.Customer.ID

@@ -49,7 +49,7 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 			if _, err := segment.Parse(p.Segment); err != nil {
 				return UsageError{err}
 			}
-			svc, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignPlanner(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -185,8 +185,8 @@ func (a *app) campaignShowCmd() *cobra.Command {
 				Progress store.Progress   `json:"progress"`
 				Plan     map[string]int64 `json:"plan,omitempty"`
 			}{Campaign: c, Progress: prog}
-			if c.Status == store.CampaignDraft && a.cfg.Secret != "" {
-				svc, err := a.campaigns(cmd.Context())
+			if c.Status == store.CampaignDraft {
+				svc, err := a.campaignPlanner(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -457,7 +457,7 @@ func (a *app) campaignSendCmd() *cobra.Command {
 			if c.Status != store.CampaignDraft {
 				return fmt.Errorf("campaign %d is %s: only a draft can be sent", c.ID, c.Status)
 			}
-			svc, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignPlanner(cmd.Context())
 			if err != nil {
 				return err
 			}

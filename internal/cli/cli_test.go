@@ -472,6 +472,16 @@ func TestCampaignCommands(t *testing.T) {
 		t.Fatalf("campaign create --json: %v %+v", err, r)
 	}
 	id := strconv.FormatInt(c.ID, 10)
+	// Planning needs no secret; only rendering an email does.
+	noSecret := maps.Clone(env)
+	delete(noSecret, "REMARKET_SECRET")
+	if r = run(t, noSecret, "campaign", "create", "--store", "demo-shop.example", "--name", "plain", "--template", "upsell",
+		"--segment", "orders>=1"); r.code != 0 {
+		t.Errorf("create without REMARKET_SECRET: %+v", r)
+	}
+	if r = run(t, noSecret, "campaign", "preview", id, "--customer", "c0001"); r.code != ExitUsage || !strings.Contains(r.stderr, "REMARKET_SECRET") {
+		t.Errorf("preview without REMARKET_SECRET: %+v", r)
+	}
 	if r = run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "x", "--template", "upsell", "--segment", "orders>="); r.code != ExitUsage || !strings.Contains(r.stderr, "column 9") {
 		t.Errorf("segment syntax error: %+v", r)
 	}

@@ -17,11 +17,23 @@ import (
 
 // campaigns builds the campaign service from the settings: templates
 // (REMARKET_TEMPLATES or embedded), links signed with REMARKET_SECRET, and
-// SMTP when REMARKET_SMTP_URL is set (Sender stays nil otherwise).
+// SMTP when REMARKET_SMTP_URL is set (Sender stays nil otherwise). It needs
+// the secret: the commands that use it render emails.
 func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 	if a.cfg.Secret == "" {
 		return nil, usagef("REMARKET_SECRET is not set: emails carry signed unsubscribe links (set it, or --secret, to 16 or more characters)")
 	}
+	return a.campaignService(ctx)
+}
+
+// campaignPlanner is the campaign service for commands that plan, create
+// and queue campaigns but render no email (create, send, show): without
+// REMARKET_SECRET it has no link signer, and composing then fails.
+func (a *app) campaignPlanner(ctx context.Context) (*campaign.Service, error) {
+	return a.campaignService(ctx)
+}
+
+func (a *app) campaignService(ctx context.Context) (*campaign.Service, error) {
 	pool, err := a.db(ctx)
 	if err != nil {
 		return nil, err
@@ -36,7 +48,7 @@ func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 	}
 	svc := &campaign.Service{
 		DB: pool,
-		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: track.NewSigner(a.cfg.Secret), PublicURL: a.cfg.PublicBase(),
+		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: a.signer(), PublicURL: a.cfg.PublicBase(),
 			UnsubscribeDomain: a.cfg.UnsubscribeDomain,
 			Recs:              &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: 5 * time.Second}},
 		River:             client,
@@ -55,3 +67,11 @@ func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 }
 
 func (a *app) templatesDir() string { return a.cfg.Templates }
+
+// signer signs links with REMARKET_SECRET; nil without one.
+func (a *app) signer() *track.Signer {
+	if a.cfg.Secret == "" {
+		return nil
+	}
+	return track.NewSigner(a.cfg.Secret)
+}
