@@ -481,8 +481,8 @@ func (a *app) campaignSendCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.env.Stdout, "queued %d emails in %d jobs (%d skipped); follow with: remarket campaign status %d --watch\n",
-				res.Queued, res.Jobs, res.Skipped, c.ID)
+			fmt.Fprintf(a.env.Stdout, "queued %s in %s (%d skipped); follow with: remarket campaign status %d --watch\n",
+				plural(res.Queued, "email"), plural(int64(res.Jobs), "job"), res.Skipped, c.ID)
 			return nil
 		},
 	}
@@ -612,4 +612,12 @@ func (a *app) campaignCancelCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// plural is "1 job", "2 jobs".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -300,7 +300,7 @@ func (a *app) demoCampaign(ctx context.Context, svc *campaign.Service, st store.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nqueued %d emails in %d jobs\n", res.Queued, res.Jobs)
+	fmt.Fprintf(out, "\nqueued %s in %s\n", plural(res.Queued, "email"), plural(int64(res.Jobs), "job"))
 	if err := a.watchCampaign(ctx, camp.ID); err != nil {
 		return err
 	}

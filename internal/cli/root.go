@@ -19,6 +19,7 @@ import (
 	"github.com/remarket/remarket/internal/config"
 	"github.com/remarket/remarket/internal/mailer"
 	"github.com/remarket/remarket/internal/store"
+	"github.com/remarket/remarket/internal/tty"
 )
 
 // Exit codes.
@@ -61,6 +62,9 @@ func Execute(ctx context.Context, args []string, env Env) (code int) {
 			code = ExitError
 		}
 	}()
+	if f, ok := env.Stdout.(*os.File); ok && tty.IsTerminal(f) {
+		env.Stdout = safeTerminal{f}
+	}
 	a := &app{env: env, cfg: config.FromEnv(env.Getenv)}
 	a.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	root := a.rootCmd()
@@ -223,6 +227,7 @@ func (a *app) findStore(ctx context.Context, ref string) (store.Store, error) {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<" and ">" as themselves: this is not HTML
 	return enc.Encode(v)
 }
 
