@@ -402,7 +402,10 @@ const tasteKind = "your-taste"
 
 // tasteReason names the title word of product p that most of the
 // customer's products have: "like 12 products you bought with HEART in the
-// name", or the product itself when only one has it.
+// name", or, when only one has it, that product and the word, since one
+// shared word alone can pair unlike things ("TEA in the name, like the TEA
+// LIGHT HOLDER you bought" says why a teapot was picked; "like the TEA
+// LIGHT HOLDER" would not).
 func (q *query) tasteReason(p int32) string {
 	m := q.m
 	best, n, one := int32(-1), 0, int32(-1)
@@ -421,7 +424,7 @@ func (q *query) tasteReason(p int32) string {
 	case best < 0:
 		return "in the style of what you bought"
 	case n == 1:
-		return "like the " + m.title(one) + " you bought"
+		return m.vocabList[best] + " in the name, like the " + m.title(one) + " you bought"
 	}
 	return "like " + strconv.Itoa(n) + " products you bought with " + m.vocabList[best] + " in the name"
 }

@@ -395,3 +395,24 @@ func TestConcurrentUse(t *testing.T) {
 	run(true)
 	run(false)
 }
+
+// TestTasteReasonNamesTheWord: a pick chosen for its title's words says
+// which word, and of which bought products: one shared word alone can pair
+// unlike things, so it is named.
+func TestTasteReasonNamesTheWord(t *testing.T) {
+	s := newStore(Product{ID: 1, Title: "TEA LIGHT HOLDER"}, Product{ID: 2, Title: "HEART GARLAND"},
+		Product{ID: 3, Title: "HEART CUSHION"}, Product{ID: 4, Title: "BREAKFAST TEA"}, Product{ID: 5, Title: "HEART MIRROR"},
+		Product{ID: 6, Title: "BLUE PLATE"})
+	s.buy(7, 0, 1, 2, 3)
+	m := Train(s.history(), DefaultOptions)
+	q := query{m: m, now: t0.Unix(), c: m.customers[7]}
+	for p, want := range map[int64]string{
+		4: "TEA in the name, like the TEA LIGHT HOLDER you bought",
+		5: "like 2 products you bought with HEART in the name",
+		6: "in the style of what you bought",
+	} {
+		if got := q.tasteReason(m.idx[p]); got != want {
+			t.Errorf("product %d: %q, want %q", p, got, want)
+		}
+	}
+}
