@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -343,6 +344,28 @@ func TestCancelDuringAChunk(t *testing.T) {
 	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
 	if p.Sent != 1 || p.Reasons[store.SkipCancelled] != 1 || p.Sending != 0 {
 		t.Errorf("progress %+v, want 1 sent and 1 skipped as cancelled", p)
+	}
+}
+
+// TestSubjectReadsTheOrder: an operator's subject that reads the order
+// gets it, though the cross-sell template itself shows none.
+func TestSubjectReadsTheOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t, smtpsink.Options{})
+	c, err := b.svc.Create(context.Background(), b.st, campaign.CreateParams{Name: "s", Template: "cross-sell",
+		Segment: "orders>=1", K: 2, Subject: "{{with .Order}}After your {{len .Lines}} items: {{end}}more for you"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.startAndSend(t, c)
+	msgs := b.sink.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		if !regexp.MustCompile(`(?m)^Subject: After your 2 items: more for you\r?$`).Match(m.Data) {
+			t.Errorf("subject without the order: %s", m.Data[:min(len(m.Data), 400)])
+		}
 	}
 }
 

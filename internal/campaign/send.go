@@ -142,7 +142,9 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			// this and is recorded in one statement.
 			if time.Since(done.written) > recordEvery {
 				if err := done.flush(ctx, s.DB); err != nil {
-					return err
+					// The rows sent stay "sending" (may have been
+					// delivered); the ones not tried yet go back.
+					return s.giveBack(ctx, todo[i+1:], err)
 				}
 			}
 		}

@@ -61,9 +61,7 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 			if err != nil {
 				return UsageError{err}
 			}
-			if err := a.audienceNote(cmd.Context(), svc, st, c); err != nil {
-				return err
-			}
+			a.audienceNote(cmd.Context(), svc, st, c)
 			if asJSON {
 				return printJSON(a.env.Stdout, c)
 			}
@@ -85,11 +83,13 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 
 // audienceNote warns, on stderr, about a new campaign nobody would get now:
 // a segment that matches nobody (a SKU or category spelled otherwise than
-// in the store) or whose customers would all be skipped.
-func (a *app) audienceNote(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign) error {
+// in the store) or whose customers would all be skipped. It is advice: the
+// campaign exists already, so a failure to count only says so.
+func (a *app) audienceNote(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign) {
 	plan, err := svc.Plan(ctx, st, c)
 	if err != nil {
-		return err
+		fmt.Fprintf(a.env.Stderr, "note: could not count the audience of campaign %d: %v\n", c.ID, err)
+		return
 	}
 	var total int64
 	for _, n := range plan {
@@ -101,7 +101,6 @@ func (a *app) audienceNote(ctx context.Context, svc *campaign.Service, st store.
 	case plan[""] == 0:
 		fmt.Fprintf(a.env.Stderr, "note: all %d customers of the segment would be skipped now (campaign show %d says why)\n", total, c.ID)
 	}
-	return nil
 }
 
 func (a *app) campaignListCmd() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -253,7 +254,7 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 		untaken := func() { bar.SetLabel(label + ", waiting for a worker: is remarket serve running?") }
 		if err := waitJob(ctx, client, res.Job.ID, untaken); err != nil {
 			bar.Stop()
-			return errors.Join(err, cancelUntaken(context.WithoutCancel(ctx), client, res.Job.ID))
+			return errors.Join(err, cancelUntaken(context.WithoutCancel(ctx), a.pool, res.Job.ID))
 		}
 		bar.Set(int64(i + 1))
 		// Printed after the bar, which may be redrawing its line.
@@ -270,17 +271,16 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 // cancelUntaken cancels a job given up on (no worker took it, or the wait
 // was interrupted) if no worker has taken it yet, so that a worker started
 // later does not run a rebuild nobody waits for. One already running is
-// left to finish.
-func cancelUntaken(ctx context.Context, client *river.Client[pgx.Tx], id int64) error {
-	j, err := client.JobGet(ctx, id)
+// left to finish: the check and the change are one statement, so a worker
+// taking the job at that moment wins. It gives the database a few seconds,
+// since it runs after an interrupt too.
+func cancelUntaken(ctx context.Context, db *pgxpool.Pool, id int64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := db.Exec(ctx, `UPDATE river_job SET state = 'cancelled', finalized_at = now()
+WHERE id = $1 AND state IN ('available', 'scheduled', 'retryable')`, id)
 	if err != nil {
-		return fmt.Errorf("rebuild job %d: %w", id, err)
-	}
-	switch j.State {
-	case rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable:
-		if _, err := client.JobCancel(ctx, id); err != nil {
-			return fmt.Errorf("cancel rebuild job %d: %w", id, err)
-		}
+		return fmt.Errorf("cancel rebuild job %d: %w", id, err)
 	}
 	return nil
 }

@@ -79,7 +79,9 @@ func Execute(ctx context.Context, args []string, env Env) (code int) {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(env.Stderr, "remarket: "+err.Error())
+	// Errors quote data (a product title from a webhook): no control
+	// characters reach the operator's terminal or log.
+	fmt.Fprintln(env.Stderr, "remarket: "+oneLineSafe(err.Error()))
 	var ue UsageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
 		return ExitUsage

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -46,4 +47,15 @@ func (s safeTerminal) Write(p []byte) (int, error) {
 // (U+0080–U+009F, which some terminals obey like ESC sequences).
 func unsafeRune(r rune) bool {
 	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f)
+}
+
+// oneLineSafe replaces the control characters in s, line breaks included,
+// with U+FFFD: for a message printed as one line.
+func oneLineSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unsafeRune(r) || r == '\n' {
+			return utf8.RuneError
+		}
+		return r
+	}, s)
 }

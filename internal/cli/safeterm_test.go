@@ -21,3 +21,10 @@ func TestSafeTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestOneLineSafe(t *testing.T) {
+	t.Parallel()
+	if got := oneLineSafe("no stats for \x1b[2JTEA\r\nBcc: x\tok"); got != "no stats for \uFFFD[2JTEA\uFFFD\uFFFDBcc: x\tok" {
+		t.Errorf("oneLineSafe = %q", got)
+	}
+}

@@ -99,8 +99,9 @@ func (b *Bar) Set(n int64) {
 }
 
 // Tick redraws at the current count when a redraw is due, so that an
-// operation waiting for one long step still shows it is alive (its elapsed
-// time on a terminal, a line every 2 s otherwise).
+// operation waiting for one long step still shows it is alive: a line
+// without an estimate shows the time elapsed (redrawn on a terminal, a line
+// every 2 s otherwise).
 func (b *Bar) Tick() {
 	if b == nil || b.w == nil {
 		return
@@ -212,6 +213,8 @@ func (b *Bar) terminalLine(n int64, elapsed time.Duration) string {
 	s.WriteString("  " + b.rate(n, elapsed))
 	if eta, ok := b.eta(n, elapsed); ok {
 		s.WriteString("  ETA " + eta)
+	} else {
+		s.WriteString("  " + roundDuration(elapsed)) // no estimate yet: show it is alive
 	}
 	return s.String()
 }
@@ -228,6 +231,8 @@ func (b *Bar) plainLine(n int64, elapsed time.Duration) string {
 	s.WriteString(", " + b.rate(n, elapsed))
 	if eta, ok := b.eta(n, elapsed); ok {
 		s.WriteString(", ETA " + eta)
+	} else {
+		s.WriteString(", " + roundDuration(elapsed))
 	}
 	return s.String()
 }

@@ -56,7 +56,7 @@ func TestPlainThrottlesToTwoSecondsAndEndsWithFinalLine(t *testing.T) {
 	b.Done() // second Done prints nothing
 
 	want := "import: 19% 190 rows/1,000 rows, 95/s, ETA 8.5s\n" +
-		"import: 100% 1,000 rows/1,000 rows, 250/s\n" +
+		"import: 100% 1,000 rows/1,000 rows, 250/s, 4s\n" +
 		"import: done, 1,000 rows in 4s (250/s)\n"
 	if got := buf.String(); got != want {
 		t.Fatalf("output:\n%s\nwant:\n%s", got, want)
@@ -186,7 +186,7 @@ func TestTickAndLabelShowTheStepUnderWay(t *testing.T) {
 	b.SetLabel("rebuilding (model)")
 	clock.advance(2500 * time.Millisecond)
 	b.Tick()
-	want := "rebuilding (statistics): 0% 0 steps/2 steps, 0.0/s\n" +
+	want := "rebuilding (statistics): 0% 0 steps/2 steps, 0.0/s, 2.5s\n" +
 		"rebuilding (model): 50% 1 steps/2 steps, 0.2/s, ETA 5s\n"
 	if got := buf.String(); got != want {
 		t.Fatalf("output:\n%s\nwant:\n%s", got, want)

@@ -35,12 +35,35 @@ func (r *Renderer) Subject(text string, d Data) (string, error) {
 	return OneLine(b.String()), nil
 }
 
-// CheckSubject renders text with the sample data of email name, so that a
-// subject naming a field that does not exist fails when the campaign is
-// created, not while it sends.
+// CheckSubject renders text with the sample data of email name, and again
+// without an order or checkout, as for a customer who has none, so that a
+// subject naming a field that does not exist, or reading .Order outside
+// {{with .Order}}, fails when the campaign is created, not while it sends.
 func (r *Renderer) CheckSubject(name, text string) error {
-	_, err := r.Subject(text, SampleData(name))
-	return err
+	d := SampleData(name)
+	if _, err := r.Subject(text, d); err != nil {
+		return err
+	}
+	d.Order, d.Checkout = nil, nil
+	if _, err := r.Subject(text, d); err != nil {
+		return fmt.Errorf("%w (a customer may have no order or checkout: write {{with .Order}}…{{end}})", err)
+	}
+	return nil
+}
+
+// SubjectNeeds says whether text, an operator's subject line, reads the
+// order or the checkout (see Needs); a text that does not parse reads
+// neither.
+func (r *Renderer) SubjectNeeds(text string) (order, checkout bool) {
+	t, err := r.subjects.get(text, "")
+	if err != nil {
+		return false, false
+	}
+	walk(t.Root, func(field string) {
+		order = order || field == "Order"
+		checkout = checkout || field == "Checkout"
+	})
+	return order, checkout
 }
 
 func (s *subjects) get(text, locale string) (*texttemplate.Template, error) {

@@ -21,11 +21,22 @@ func TestOperatorSubject(t *testing.T) {
 		t.Errorf("a plain subject changed: %q", got)
 	}
 	for text, want := range map[string]string{
-		"{{.Customer.Nickname}}": "Nickname",
-		"{{.Customer.FirstName":  "unclosed action",
+		"{{.Customer.Nickname}}":       "Nickname",
+		"{{.Customer.FirstName":        "unclosed action",
+		"Your order {{.Order.Number}}": "a customer may have no order",
 	} {
 		if err := r.CheckSubject("cross-sell", text); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckSubject(%q) = %v, want an error naming %q", text, err, want)
+		}
+	}
+	if err := r.CheckSubject("thank-you", "{{with .Order}}Order {{.Number}}: {{end}}thanks"); err != nil {
+		t.Errorf("a subject reading the order inside with: %v", err)
+	}
+	for text, want := range map[string][2]bool{
+		"{{with .Order}}{{.Number}}{{end}}": {true, false}, "{{$.Checkout}}": {false, true}, "hello": {false, false},
+	} {
+		if o, c := r.SubjectNeeds(text); o != want[0] || c != want[1] {
+			t.Errorf("SubjectNeeds(%q) = %v, %v; want %v", text, o, c, want)
 		}
 	}
 }
