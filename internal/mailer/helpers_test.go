@@ -2,18 +2,11 @@ package mailer
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	netmail "net/mail"
 	"strings"
 	"testing"
@@ -21,6 +14,7 @@ import (
 
 	"github.com/remarket/remarket/internal/slogtest"
 	"github.com/remarket/remarket/internal/smtpsink"
+	"github.com/remarket/remarket/internal/testcert"
 )
 
 func startSink(t testing.TB, opts smtpsink.Options) *smtpsink.Sink {
@@ -149,36 +143,8 @@ func decodeWords(t testing.TB, s string) string {
 	return d
 }
 
-// selfSigned returns a server certificate for 127.0.0.1 and a client
-// config that trusts it.
-func selfSigned(t testing.TB) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "smtpsink test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	return server, &tls.Config{RootCAs: pool}
-}
+// selfSigned is a certificate for the in-process server on 127.0.0.1.
+func selfSigned(t testing.TB) (server, client *tls.Config) { return testcert.New(t) }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()

@@ -123,27 +123,27 @@ func (b *Bar) SetLabel(label string) {
 // Done draws the final state and ends the line. Calls after the first do
 // nothing.
 func (b *Bar) Done() {
-	if b == nil || b.w == nil {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.done {
-		return
-	}
-	b.done = true
-	n, elapsed := b.n.Load(), b.now().Sub(b.start)
-	if b.terminal {
-		b.writeTerminal(b.terminalLine(n, elapsed) + "\n")
-		return
-	}
-	fmt.Fprintf(b.w, "%s: done, %s in %s (%s)\n", b.label, b.count(n), roundDuration(elapsed), b.rate(n, elapsed))
+	b.end(func(n int64, elapsed time.Duration) (string, string) {
+		return b.terminalLine(n, elapsed), fmt.Sprintf("%s: done, %s in %s (%s)", b.label, b.count(n), roundDuration(elapsed), b.rate(n, elapsed))
+	})
 }
 
 // Stop ends the line where the operation stopped short (an error, an
 // interrupt), without calling it done: "import: stopped at 42% 20.1 MB/47.9
 // MB after 2s". Calls after the first, or after Done, do nothing.
 func (b *Bar) Stop() {
+	b.end(func(n int64, elapsed time.Duration) (string, string) {
+		at := b.count(n)
+		if b.total > 0 {
+			at = fmt.Sprintf("%d%% %s/%s", percent(n, b.total), at, b.count(b.total))
+		}
+		line := fmt.Sprintf("%s: stopped at %s after %s", b.label, at, roundDuration(elapsed))
+		return line, line
+	})
+}
+
+// end writes the last line, on a terminal or in plain output, once.
+func (b *Bar) end(last func(n int64, elapsed time.Duration) (terminal, plain string)) {
 	if b == nil || b.w == nil {
 		return
 	}
@@ -153,17 +153,12 @@ func (b *Bar) Stop() {
 		return
 	}
 	b.done = true
-	n, elapsed := b.n.Load(), b.now().Sub(b.start)
-	at := b.count(n)
-	if b.total > 0 {
-		at = fmt.Sprintf("%d%% %s/%s", percent(n, b.total), at, b.count(b.total))
-	}
-	line := fmt.Sprintf("%s: stopped at %s after %s", b.label, at, roundDuration(elapsed))
+	term, plain := last(b.n.Load(), b.now().Sub(b.start))
 	if b.terminal {
-		b.writeTerminal(line + "\n")
+		b.writeTerminal(term + "\n")
 		return
 	}
-	fmt.Fprintln(b.w, line)
+	fmt.Fprintln(b.w, plain)
 }
 
 // maybeDraw redraws when the throttle interval has passed. The compare-and-swap
