@@ -347,6 +347,46 @@ func TestCancelDuringAChunk(t *testing.T) {
 	}
 }
 
+// TestLedgerWriteFailureMidChunk: when recording a chunk's results fails
+// (here a trigger refuses it once the first message went), the message
+// handed to the server stays "sending", never to be sent again, and the
+// recipient not tried yet goes back to the queue.
+func TestLedgerWriteFailureMidChunk(t *testing.T) {
+	t.Parallel()
+	var b *bundle
+	var messages atomic.Int64
+	b = setup(t, smtpsink.Options{RejectData: func(string, []string) *smtp.SMTPError {
+		if messages.Add(1) == 1 {
+			_, err := b.pool.Exec(context.Background(), `CREATE FUNCTION refuse_results() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'disk full'; END $$;
+CREATE TRIGGER refuse_results BEFORE UPDATE ON sends FOR EACH ROW
+WHEN (NEW.status IN ('sent', 'skipped', 'failed')) EXECUTE FUNCTION refuse_results()`)
+			if err != nil {
+				t.Error(err)
+			}
+			time.Sleep(1200 * time.Millisecond) // past recordEvery: the chunk records after this send
+		}
+		return nil
+	}})
+	ctx := context.Background()
+	c := b.create(t, "orders>=1")
+	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+		t.Fatal(err)
+	}
+	err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("SendBatch: %v, want the ledger's error", err)
+	}
+	var states string
+	if err := b.pool.QueryRow(ctx, `SELECT string_agg(status, ',' ORDER BY id) FROM sends WHERE campaign_id = $1 AND status <> 'skipped'`,
+		c.ID).Scan(&states); err != nil {
+		t.Fatal(err)
+	}
+	if messages.Load() != 1 || states != "sending,queued" {
+		t.Errorf("%d messages, ledger %s; want 1 message, its row sending and the untried one queued", messages.Load(), states)
+	}
+}
+
 // TestSubjectReadsTheOrder: an operator's subject that reads the order
 // gets it, though the cross-sell template itself shows none.
 func TestSubjectReadsTheOrder(t *testing.T) {

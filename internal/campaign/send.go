@@ -113,7 +113,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			if time.Since(checked) > waitCheck {
 				if stale, err = store.SkipReasonsNow(ctx, s.DB, customerIDs(todo[i:]), s.FrequencyCapHours); err != nil {
 					if ferr := done.flush(ctx, s.DB); ferr != nil {
-						return ferr
+						return s.abandonChunk(ctx, &done, todo[i:], errors.Join(err, ferr))
 					}
 					return s.giveBack(ctx, todo[i:], err)
 				}
@@ -132,7 +132,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 				done.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + err.Error()})
 				s.Log.WarnContext(ctx, "send deferred", "campaign_id", camp.ID, "send_id", r.ID, "error", err)
 				if ferr := done.flush(ctx, s.DB); ferr != nil {
-					return ferr
+					return s.abandonChunk(ctx, &done, todo[i+1:], errors.Join(err, ferr))
 				}
 				return s.giveBack(ctx, todo[i+1:], err)
 			}
@@ -142,14 +142,15 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			// this and is recorded in one statement.
 			if time.Since(done.written) > recordEvery {
 				if err := done.flush(ctx, s.DB); err != nil {
-					// The rows sent stay "sending" (may have been
-					// delivered); the ones not tried yet go back.
-					return s.giveBack(ctx, todo[i+1:], err)
+					return s.abandonChunk(ctx, &done, todo[i+1:], err)
 				}
 			}
 		}
 	}
-	return done.flush(ctx, s.DB)
+	if err := done.flush(ctx, s.DB); err != nil {
+		return s.abandonChunk(ctx, &done, nil, err)
+	}
+	return nil
 }
 
 // recordEvery is how often a chunk records what it has sent so far.
@@ -169,6 +170,14 @@ func (s *Service) cancelWatch(ctx context.Context, id int64) func() bool {
 		c, err := store.CampaignGet(ctx, s.DB, id)
 		return err == nil && c.Status == store.CampaignCancelled
 	}
+}
+
+func claimedIDs(rows []store.Claimed) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 func customerIDs(rows []store.Claimed) []int64 {
@@ -194,9 +203,30 @@ func (o *outcomes) flush(ctx context.Context, db store.DB) error {
 	if len(o.ids) == 0 {
 		return nil
 	}
-	err := store.SendFinishMany(context.WithoutCancel(ctx), db, o.ids, o.rs)
+	if err := store.SendFinishMany(context.WithoutCancel(ctx), db, o.ids, o.rs); err != nil {
+		return err // the results stay, for abandonChunk
+	}
 	o.ids, o.rs, o.written = nil, nil, time.Now()
-	return err
+	return nil
+}
+
+// abandonChunk follows a failure to record results mid-chunk: the rows
+// handed to the server stay "sending" (later "may have been delivered",
+// never sent twice); every other row of the chunk, with a result not
+// written (skipped, or a temporary failure) or not tried yet, goes back to
+// the queue, to be checked again when the job retries.
+func (s *Service) abandonChunk(ctx context.Context, done *outcomes, rest []store.Claimed, cause error) error {
+	var back []int64
+	for i, r := range done.rs {
+		if r.Status != "sent" {
+			back = append(back, done.ids[i])
+		}
+	}
+	done.ids, done.rs = nil, nil
+	for _, r := range rest {
+		back = append(back, r.ID)
+	}
+	return s.giveBackIDs(ctx, back, cause)
 }
 
 // sendOne sends one composed message and says what to record. An error
@@ -233,9 +263,13 @@ func (s *Service) sendOne(ctx context.Context, st store.Store, row store.Send, c
 // (a timeout, a shutdown): rows left "sending" would wait five minutes and
 // then count as "may have been delivered" although they never went.
 func (s *Service) giveBack(ctx context.Context, rows []store.Claimed, cause error) error {
+	return s.giveBackIDs(ctx, claimedIDs(rows), cause)
+}
+
+func (s *Service) giveBackIDs(ctx context.Context, ids []int64, cause error) error {
 	var back outcomes
-	for _, r := range rows {
-		back.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()})
+	for _, id := range ids {
+		back.add(id, store.SendResult{Status: "queued", Reason: "retrying: " + cause.Error()})
 	}
 	if err := back.flush(ctx, s.DB); err != nil { // flush outlives ctx
 		return errors.Join(cause, err)

@@ -80,8 +80,16 @@ func Execute(ctx context.Context, args []string, env Env) (code int) {
 		return ExitOK
 	}
 	// Errors quote data (a product title from a webhook): no control
-	// characters reach the operator's terminal or log.
-	fmt.Fprintln(env.Stderr, "remarket: "+oneLineSafe(err.Error()))
+	// characters reach the operator's terminal or log. An error of several
+	// lines (errors.Join, a list of template problems) keeps them, indented.
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		prefix := "remarket: "
+		if i > 0 {
+			prefix = "  "
+		}
+		fmt.Fprintln(env.Stderr, prefix+oneLineSafe(l))
+	}
 	var ue UsageError
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
 		return ExitUsage

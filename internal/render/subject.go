@@ -35,12 +35,20 @@ func (r *Renderer) Subject(text string, d Data) (string, error) {
 	return OneLine(b.String()), nil
 }
 
-// CheckSubject renders text with the sample data of email name, and again
-// without an order or checkout, as for a customer who has none, so that a
-// subject naming a field that does not exist, or reading .Order outside
-// {{with .Order}}, fails when the campaign is created, not while it sends.
+// CheckSubject renders text with the sample data of email name, once with
+// an order and a checkout (so that what {{with .Order}} guards runs too,
+// whichever email it is) and once with neither, as for a customer who has
+// none: a subject naming a field that does not exist, or reading .Order
+// outside {{with .Order}}, fails when the campaign is created, not while it
+// sends.
 func (r *Renderer) CheckSubject(name, text string) error {
 	d := SampleData(name)
+	if d.Order == nil {
+		d.Order = SampleData("thank-you").Order
+	}
+	if d.Checkout == nil {
+		d.Checkout = SampleData("abandoned-checkout").Checkout
+	}
 	if _, err := r.Subject(text, d); err != nil {
 		return err
 	}

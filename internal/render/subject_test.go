@@ -29,6 +29,12 @@ func TestOperatorSubject(t *testing.T) {
 			t.Errorf("CheckSubject(%q) = %v, want an error naming %q", text, err, want)
 		}
 	}
+	// Whichever email it is, what {{with}} guards is checked too.
+	for _, text := range []string{"{{with .Order}}{{.Numbr}}{{end}}", "{{with .Checkout}}{{.Nope}}{{end}}"} {
+		if err := r.CheckSubject("win-back", text); err == nil {
+			t.Errorf("CheckSubject(win-back, %q) passed", text)
+		}
+	}
 	if err := r.CheckSubject("thank-you", "{{with .Order}}Order {{.Number}}: {{end}}thanks"); err != nil {
 		t.Errorf("a subject reading the order inside with: %v", err)
 	}
