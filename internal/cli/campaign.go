@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/mail"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -522,18 +524,24 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			waiting, err := store.CampaignJobsWaitingForSMTP(cmd.Context(), a.pool, c.ID)
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				return printJSON(a.env.Stdout, struct {
 					ID     int64  `json:"id"`
 					Status string `json:"status"`
 					store.Progress
-				}{c.ID, c.Status, p})
+					JobsWaitingForSMTP int64 `json:"jobs_waiting_for_smtp"`
+				}{c.ID, c.Status, p, waiting})
 			}
 			fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", c.ID, c.Status)
 			printProgress(a.env.Stdout, p)
-			for r, n := range p.Reasons {
-				fmt.Fprintf(a.env.Stdout, "  skipped, %s: %d\n", r, n)
+			for _, r := range slices.Sorted(maps.Keys(p.Reasons)) {
+				fmt.Fprintf(a.env.Stdout, "  skipped, %s: %d\n", r, p.Reasons[r])
 			}
+			smtpNote(a.env.Stderr, waiting)
 			return nil
 		},
 	}
@@ -545,6 +553,7 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 func (a *app) watchCampaign(ctx context.Context, id int64) error {
 	var bar *progress.Bar
 	var settling time.Time // when the campaign stopped with messages still in flight
+	started, noted := time.Now(), false
 	for {
 		c, err := store.CampaignGet(ctx, a.pool, id)
 		if err != nil {
@@ -559,6 +568,15 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 			bar = progress.New(a.env.Stderr, fmt.Sprintf("campaign %d", id), p.Total(), progress.WithUnit("recipients"))
 		}
 		bar.Set(p.Sent + p.Failed + p.Skipped)
+		if !noted && time.Since(started) > 5*time.Second && p.Sent+p.Failed == 0 {
+			// Nothing has gone out for a while: say so if SMTP is missing.
+			if waiting, err := store.CampaignJobsWaitingForSMTP(ctx, a.pool, id); err == nil && waiting > 0 {
+				bar.Stop()
+				smtpNote(a.env.Stderr, waiting)
+				return fmt.Errorf("campaign %d is waiting for an SMTP server", id)
+			}
+			noted = true
+		}
 		if c.Status != store.CampaignSending {
 			// A cancel stops the campaign at once, but messages already
 			// handed to workers finish and are recorded moments later:
@@ -583,6 +601,15 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
 		}
+	}
+}
+
+// smtpNote says why a send stands still when workers put its jobs off for
+// want of an SMTP server.
+func smtpNote(w io.Writer, waiting int64) {
+	if waiting > 0 {
+		fmt.Fprintf(w, "note: %s waiting: the workers have no SMTP server (set REMARKET_SMTP_URL for remarket serve and restart it)\n",
+			plural(waiting, "send job"))
 	}
 }
 

@@ -548,14 +548,41 @@ func TestCampaignCommands(t *testing.T) {
 	if r = run(t, env, "campaign", "send", id, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "queued") {
 		t.Fatalf("send --yes: %+v", r)
 	}
-	// No workers run here: the emails wait in the queue until cancelled.
-	r = run(t, env, "campaign", "status", id, "--json")
-	var st struct {
-		Status string
-		Queued int
+	// A worker without an SMTP server puts the send jobs off: status says why
+	// nothing goes out.
+	noSMTP := maps.Clone(env)
+	delete(noSMTP, "REMARKET_SMTP_URL")
+	a := &app{env: Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return noSMTP[k] }},
+		cfg: config.FromEnv(func(k string) string { return noSMTP[k] })}
+	svc, err := a.campaigns(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Status != "sending" || st.Queued == 0 {
-		t.Errorf("status --json: %v %+v", err, r)
+	defer a.pool.Close()
+	worker, err := server.New(server.Params{Pool: pool, Role: server.RoleWorker, Logger: slog.New(slog.DiscardHandler), Campaigns: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Status  string
+		Queued  int
+		Waiting int `json:"jobs_waiting_for_smtp"`
+	}
+	for deadline := time.Now().Add(15 * time.Second); st.Waiting == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r = run(t, env, "campaign", "status", id, "--json")
+		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			t.Fatalf("status --json: %v %+v", err, r)
+		}
+	}
+	_ = worker.Shutdown(context.Background())
+	if st.Status != "sending" || st.Queued == 0 || st.Waiting == 0 {
+		t.Errorf("status --json with a worker without SMTP: %+v", st)
+	}
+	if r = run(t, env, "campaign", "status", id); !strings.Contains(r.stderr, "the workers have no SMTP server") {
+		t.Errorf("status says nothing of the missing SMTP server: %+v", r)
 	}
 	if r = run(t, env, "campaign", "cancel", id); r.code != 0 {
 		t.Errorf("cancel: %+v", r)
