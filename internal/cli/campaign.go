@@ -541,7 +541,9 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 			for _, r := range slices.Sorted(maps.Keys(p.Reasons)) {
 				fmt.Fprintf(a.env.Stdout, "  skipped, %s: %d\n", r, p.Reasons[r])
 			}
-			smtpNote(a.env.Stderr, waiting)
+			if c.Status == store.CampaignSending {
+				smtpNote(a.env.Stderr, waiting)
+			}
 			return nil
 		},
 	}
@@ -586,7 +588,11 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 					settling = time.Now()
 				}
 			} else {
-				bar.Done()
+				if c.Status == store.CampaignCancelled {
+					bar.Stop() // not "done": what is left was skipped
+				} else {
+					bar.Done()
+				}
 				fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", id, c.Status)
 				printProgress(a.env.Stdout, p)
 				if p.Sending > 0 {

@@ -251,7 +251,7 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 		label := fmt.Sprintf("rebuilding %s: %s (job %d)", st.Name, s.what, res.Job.ID)
 		bar.SetLabel(label)
 		start := time.Now()
-		untaken := func() { bar.SetLabel(label + ", waiting for a worker: is remarket serve running?") }
+		untaken := func() { bar.SetLabel(label + " (waiting for a worker: is remarket serve running?)") }
 		if err := waitJob(ctx, client, res.Job.ID, untaken); err != nil {
 			bar.Stop()
 			return errors.Join(err, cancelUntaken(context.WithoutCancel(ctx), a.pool, res.Job.ID))

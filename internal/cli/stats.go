@@ -71,21 +71,21 @@ func printStats(a *app, p store.Product, s store.ProductStats) {
 		fmt.Fprintf(w, "repurchase\tevery %.0f days\n", *s.RepurchaseDays)
 	}
 	if s.PricePosition != nil {
-		fmt.Fprintf(w, "price position\t%.0f%% in %s (0%% the cheapest)\n", *s.PricePosition*100, s.Category)
+		fmt.Fprintf(w, "price position\t%.0f%% in %s (0%% is the cheapest of the category, 100%% the dearest)\n", *s.PricePosition*100, s.Category)
 	}
 	for i, b := range s.BoughtWith {
 		label := ""
 		if i == 0 {
 			label = "bought with"
 		}
-		fmt.Fprintf(w, "%s\t%s (%d orders)\n", label, b.Title, b.Orders)
+		fmt.Fprintf(w, "%s\t%s (%s)\n", label, b.Title, plural(b.Orders, "order"))
 	}
 	for i, b := range s.SameCustomers {
 		label := ""
 		if i == 0 {
 			label = "same customers"
 		}
-		fmt.Fprintf(w, "%s\t%s (%d customers)\n", label, b.Title, b.Customers)
+		fmt.Fprintf(w, "%s\t%s (%s)\n", label, b.Title, plural(b.Customers, "customer"))
 	}
 	_ = w.Flush()
 }

@@ -124,7 +124,11 @@ func (b *Bar) SetLabel(label string) {
 // nothing.
 func (b *Bar) Done() {
 	b.end(func(n int64, elapsed time.Duration) (string, string) {
-		return b.terminalLine(n, elapsed), fmt.Sprintf("%s: done, %s in %s (%s)", b.label, b.count(n), roundDuration(elapsed), b.rate(n, elapsed))
+		line := fmt.Sprintf("%s: done, %s in %s", b.label, b.count(n), roundDuration(elapsed))
+		if elapsed >= minRateWindow { // a rate over a few milliseconds says nothing
+			line += " (" + b.rate(n, elapsed) + ")"
+		}
+		return b.terminalLine(n, elapsed), line
 	})
 }
 
@@ -279,8 +283,11 @@ func (b *Bar) eta(n int64, elapsed time.Duration) (string, bool) {
 	return roundDuration(left), true
 }
 
+// minRateWindow is the least time over which a rate means anything.
+const minRateWindow = 50 * time.Millisecond
+
 func perSecond(n int64, elapsed time.Duration) float64 {
-	if elapsed < 50*time.Millisecond { // too short to say anything but noise
+	if elapsed < minRateWindow { // too short to say anything but noise
 		return 0
 	}
 	return float64(n) / elapsed.Seconds()
