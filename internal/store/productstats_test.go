@@ -84,6 +84,11 @@ func TestProductStats(t *testing.T) {
 	if folded := dumpStats(t, pool, st.ID); folded != incremental {
 		t.Errorf("folding changed the statistics:\n%s\nwant\n%s", folded, incremental)
 	}
+	// The pot's pairs fell to zero (returned, cancelled): folding drops them.
+	var zero int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pair_stats WHERE store_id = $1 AND orders = 0`, st.ID).Scan(&zero); err != nil || zero != 0 {
+		t.Errorf("%d pair rows at zero after folding (%v), want none", zero, err)
+	}
 	if err := store.StatsRebuild(ctx, pool, st.ID); err != nil {
 		t.Fatal(err)
 	}
