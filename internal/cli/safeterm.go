@@ -18,7 +18,7 @@ func (s safeTerminal) Write(p []byte) (int, error) {
 	clean := true
 	for i := 0; i < len(p); {
 		r, n := utf8.DecodeRune(p[i:])
-		if unsafeRune(r) {
+		if unsafeAt(p, i, r) {
 			clean = false
 			break
 		}
@@ -30,7 +30,7 @@ func (s safeTerminal) Write(p []byte) (int, error) {
 	out := make([]byte, 0, len(p)+8)
 	for i := 0; i < len(p); {
 		r, n := utf8.DecodeRune(p[i:])
-		if unsafeRune(r) {
+		if unsafeAt(p, i, r) {
 			out = utf8.AppendRune(out, utf8.RuneError)
 		} else {
 			out = append(out, p[i:i+n]...)
@@ -41,6 +41,16 @@ func (s safeTerminal) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// unsafeAt is unsafeRune for r at p[i], except that a carriage return
+// right before a line feed passes: a CRLF line end (an .eml preview) moves
+// to the next line and hides nothing; a lone one could overwrite the line.
+func unsafeAt(p []byte, i int, r rune) bool {
+	if r == '\r' && i+1 < len(p) && p[i+1] == '\n' {
+		return false
+	}
+	return unsafeRune(r)
 }
 
 // unsafeRune: C0 controls but line feed and tab, DEL, and C1 controls

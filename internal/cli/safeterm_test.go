@@ -10,7 +10,8 @@ func TestSafeTerminal(t *testing.T) {
 	for in, want := range map[string]string{
 		"Ana\tLee\n":              "Ana\tLee\n",
 		"Zoë Müller":              "Zoë Müller",
-		"Ben\r\nBcc: x":           "Ben\uFFFD\nBcc: x",
+		"Ben\r\nBcc: x":           "Ben\r\nBcc: x", // a CRLF line end hides nothing
+		"paid\rrefunded":          "paid\uFFFDrefunded",
 		"\x1b[2J\x1b]0;pwned\x07": "\uFFFD[2J\uFFFD]0;pwned\uFFFD",
 		"c1 \u009b31m":            "c1 \uFFFD31m",
 	} {
