@@ -465,6 +465,10 @@ func TestCampaignCommands(t *testing.T) {
 		t.Fatalf("demo: %+v", r)
 	}
 	before := len(sink.Messages())
+	// The demo's emails carry both List-Unsubscribe forms.
+	if msgs := sink.Messages(); before == 0 || !strings.Contains(string(msgs[0].Data), "@unsubscribe.demo-shop.example?subject=unsubscribe>") {
+		t.Errorf("the demo's email has no mailto: unsubscribe (%d messages)", before)
+	}
 	r := run(t, env, "campaign", "create", "--store", "demo-shop.example", "--name", "cli", "--template", "upsell",
 		"--segment", "orders>=1 and not country:FR", "--k", "2", "--json")
 	var c struct{ ID int64 }

@@ -26,6 +26,8 @@ import (
 
 const (
 	demoSecret = "demo-webhook-secret"
+	// demoUnsubscribeDomain is the mailto: domain of the demo's emails.
+	demoUnsubscribeDomain = "unsubscribe.demo-shop.example"
 	demoDir    = ".remarket"
 )
 
@@ -90,8 +92,16 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	// The demo mails everyone each run; campaigns made with the CLI skip
 	// customers mailed in the last 20 hours.
 	svc.FrequencyCapHours = 0
+	// Its emails carry both List-Unsubscribe forms: the https link and a
+	// mailto: address the demo's own inbound SMTP server takes while it
+	// runs (a reserved .example domain, unless one is configured).
+	unsubDomain := a.cfg.UnsubscribeDomain
+	if unsubDomain == "" {
+		unsubDomain = demoUnsubscribeDomain
+	}
+	svc.Composer.UnsubscribeDomain = unsubDomain
 	srv, err := server.New(server.Params{Pool: pool, Addr: "127.0.0.1:0", Logger: quietLogger(a.env.Stderr),
-		Secret: a.cfg.Secret, Campaigns: svc})
+		Secret: a.cfg.Secret, Campaigns: svc, InboundAddr: "127.0.0.1:0", UnsubscribeDomain: unsubDomain})
 	if err != nil {
 		return err
 	}
@@ -106,6 +116,8 @@ func (a *app) demo(ctx context.Context, customers int) error {
 	base := "http://" + srv.Addr()
 	svc.Composer.PublicURL = base // unsubscribe links point at this server while it runs
 	fmt.Fprintf(out, "store %q (id %d), webhooks at %s/webhooks/generic/%d\n", st.Name, st.ID, base, st.ID)
+	fmt.Fprintf(out, "unsubscribe by email: unsubscribe+TOKEN@%s, taken by the inbound SMTP server at %s while the demo runs\n",
+		unsubDomain, srv.InboundAddr())
 	if err := sendDemo(ctx, out, a.env.Stderr, base, st, shop); err != nil {
 		return err
 	}
