@@ -28,7 +28,7 @@ const (
 	demoSecret = "demo-webhook-secret"
 	// demoUnsubscribeDomain is the mailto: domain of the demo's emails.
 	demoUnsubscribeDomain = "unsubscribe.demo-shop.example"
-	demoDir    = ".remarket"
+	demoDir               = ".remarket"
 )
 
 func (a *app) demoCmd() *cobra.Command {
