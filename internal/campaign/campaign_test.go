@@ -110,13 +110,23 @@ func (b *bundle) create(t *testing.T, seg string) store.Campaign {
 // as one job would.
 func (b *bundle) startAndSend(t *testing.T, c store.Campaign) {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
+	b.start(t, c)
+	if err := b.sendAll(c); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+}
+
+// start fills the campaign's ledger without sending.
+func (b *bundle) start(t *testing.T, c store.Campaign) {
+	t.Helper()
+	if _, err := b.svc.Start(context.Background(), b.st, c); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sendAll runs one send job over the whole ledger, as River would.
+func (b *bundle) sendAll(c store.Campaign) error {
+	return b.svc.SendBatch(context.Background(), campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false)
 }
 
 // work runs the send jobs with real River workers until the campaign is done.
@@ -173,7 +183,7 @@ func TestSendCampaign(t *testing.T) {
 		checkMessage(t, m.Data)
 	}
 	// The same job again sends nothing: every row is finished.
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+	if err := b.sendAll(c); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(b.sink.Messages()); n != 2 {
@@ -232,9 +242,7 @@ func TestSuppressionAtSendTime(t *testing.T) {
 	b := setup(t, smtpsink.Options{})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
+	b.start(t, c)
 	// Ana unsubscribes after the campaign was planned, before it goes out.
 	cu, _ := store.CustomerFind(ctx, b.pool, b.st.ID, "ana@example.com")
 	if err := store.CustomerUnsubscribe(ctx, b.pool, b.st.ID, cu.ID, "test"); err != nil {
@@ -266,17 +274,15 @@ func TestBounceAndRetry(t *testing.T) {
 	}})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
+	b.start(t, c)
 	// First run: Ana gets a 451 and is given back; the job returns an error.
-	err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false)
+	err := b.sendAll(c)
 	if err == nil {
 		t.Fatal("a 4xx must make the job retry")
 	}
 	// The retry: Ana goes through; Ben bounced for good and is suppressed.
 	for range 3 {
-		if err = b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err == nil {
+		if err = b.sendAll(c); err == nil {
 			break
 		}
 	}
@@ -299,13 +305,11 @@ func TestCancelStopsSends(t *testing.T) {
 	b := setup(t, smtpsink.Options{})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
+	b.start(t, c)
 	if err := b.svc.Cancel(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+	if err := b.sendAll(c); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(b.sink.Messages()); n != 0 {
@@ -370,10 +374,8 @@ WHEN (NEW.status IN ('sent', 'skipped', 'failed')) EXECUTE FUNCTION refuse_resul
 	}})
 	ctx := context.Background()
 	c := b.create(t, "orders>=1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
-	err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false)
+	b.start(t, c)
+	err := b.sendAll(c)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("SendBatch: %v, want the ledger's error", err)
 	}
@@ -484,10 +486,8 @@ func TestNothingToRecommend(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := b.create(t, "bought:mug0 and bought:mug1")
-	if _, err := b.svc.Start(ctx, b.st, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.svc.SendBatch(ctx, campaign.SendBatchArgs{CampaignID: c.ID, FromID: 1, ToID: 1 << 40}, false); err != nil {
+	b.start(t, c)
+	if err := b.sendAll(c); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := store.CampaignProgress(ctx, b.pool, c.ID)
