@@ -554,7 +554,7 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 
 func (a *app) watchCampaign(ctx context.Context, id int64) error {
 	var bar *progress.Bar
-	var settling time.Time // when the campaign stopped with messages still in flight
+	var settling time.Time // when the campaign was first seen stopped
 	started, noted := time.Now(), false
 	for {
 		c, err := store.CampaignGet(ctx, a.pool, id)
@@ -579,27 +579,24 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 			}
 			noted = true
 		}
-		if c.Status != store.CampaignSending {
-			// A cancel stops the campaign at once, but messages already
-			// handed to workers finish and are recorded moments later:
-			// wait for them (a while at most), so the counts are final.
-			if p.Sending > 0 && (settling.IsZero() || time.Since(settling) < settleWait) {
-				if settling.IsZero() {
-					settling = time.Now()
-				}
+		if c.Status != store.CampaignSending && settling.IsZero() {
+			settling = time.Now()
+		}
+		// A cancel stops the campaign at once, but messages already handed
+		// to workers finish and are recorded moments later: wait for them
+		// (a while at most), so the counts are final.
+		if !settling.IsZero() && (p.Sending == 0 || time.Since(settling) > settleWait) {
+			if c.Status == store.CampaignCancelled {
+				bar.Stop() // not "done": what is left was skipped
 			} else {
-				if c.Status == store.CampaignCancelled {
-					bar.Stop() // not "done": what is left was skipped
-				} else {
-					bar.Done()
-				}
-				fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", id, c.Status)
-				printProgress(a.env.Stdout, p)
-				if p.Sending > 0 {
-					fmt.Fprintf(a.env.Stdout, "%d still sending: a worker holds them (see campaign status later)\n", p.Sending)
-				}
-				return nil
+				bar.Done()
 			}
+			fmt.Fprintf(a.env.Stdout, "campaign %d: %s\n", id, c.Status)
+			printProgress(a.env.Stdout, p)
+			if p.Sending > 0 {
+				fmt.Fprintf(a.env.Stdout, "%d still sending: a worker holds them (see campaign status later)\n", p.Sending)
+			}
+			return nil
 		}
 		select {
 		case <-ctx.Done():

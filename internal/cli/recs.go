@@ -180,7 +180,7 @@ and waits for them; --local does both here instead and reports the model.`,
 
 func (a *app) rebuildLocal(ctx context.Context, st store.Store) error {
 	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name+" here: product statistics", 2, progress.WithUnit("steps"))
-	stop := tickEvery(bar, time.Second)
+	stop := bar.TickEvery(time.Second)
 	defer stop()
 	start := time.Now()
 	if err := store.StatsRebuild(ctx, a.pool, st.ID); err != nil {
@@ -208,25 +208,6 @@ func (a *app) rebuildLocal(ctx context.Context, st store.Store) error {
 	return nil
 }
 
-// tickEvery keeps bar redrawing while one long step runs; the returned func
-// stops it.
-func tickEvery(bar *progress.Bar, d time.Duration) func() {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				bar.Tick()
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
 // rebuildJob queues the rebuild for the workers and follows it.
 func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 	client, err := river.NewClient(riverpgxv5.New(a.pool), &river.Config{Logger: quietLogger(a.env.Stderr)})
@@ -239,7 +220,7 @@ func (a *app) rebuildJob(ctx context.Context, st store.Store) error {
 		args river.JobArgs
 	}{{"product statistics", jobs.StatsRebuildArgs{StoreID: st.ID}}, {"model", jobs.RecsRebuildArgs{StoreID: st.ID}}}
 	bar := progress.New(a.env.Stderr, "rebuilding "+st.Name, int64(len(steps)), progress.WithUnit("steps"))
-	stop := tickEvery(bar, time.Second)
+	stop := bar.TickEvery(time.Second)
 	defer stop()
 	var done []string
 	for i, s := range steps {

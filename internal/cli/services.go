@@ -23,17 +23,13 @@ func (a *app) campaigns(ctx context.Context) (*campaign.Service, error) {
 	if a.cfg.Secret == "" {
 		return nil, usagef("REMARKET_SECRET is not set: emails carry signed unsubscribe links (set it, or --secret, to 16 or more characters)")
 	}
-	return a.campaignService(ctx)
+	return a.campaignPlanner(ctx)
 }
 
 // campaignPlanner is the campaign service for commands that plan, create
 // and queue campaigns but render no email (create, send, show): without
 // REMARKET_SECRET it has no link signer, and composing then fails.
 func (a *app) campaignPlanner(ctx context.Context) (*campaign.Service, error) {
-	return a.campaignService(ctx)
-}
-
-func (a *app) campaignService(ctx context.Context) (*campaign.Service, error) {
 	pool, err := a.db(ctx)
 	if err != nil {
 		return nil, err

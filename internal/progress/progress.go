@@ -109,6 +109,25 @@ func (b *Bar) Tick() {
 	b.maybeDraw()
 }
 
+// TickEvery calls Tick every d while one long step runs, from a goroutine
+// of its own; the returned func stops it.
+func (b *Bar) TickEvery(d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				b.Tick()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // SetLabel names what is being done now, e.g. the step under way; the next
 // redraw shows it.
 func (b *Bar) SetLabel(label string) {
