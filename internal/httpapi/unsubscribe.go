@@ -3,7 +3,6 @@ package httpapi
 import (
 	"html/template"
 	"net/http"
-	"strconv"
 
 	"github.com/remarket/remarket/internal/store"
 	"github.com/remarket/remarket/internal/track"
@@ -71,7 +70,7 @@ func (a *API) unsubscribeToken(w http.ResponseWriter, r *http.Request) (track.To
 		page(w, http.StatusNotFound, pageData{Title: "This link is not valid", Store: "this shop"})
 		return tok, store.Store{}, false
 	}
-	st, err := a.Stores.Find(r.Context(), strconv.FormatInt(tok.StoreID, 10))
+	st, err := store.StoreGet(r.Context(), a.DB, tok.StoreID)
 	if err != nil {
 		page(w, http.StatusNotFound, pageData{Title: "This link is not valid", Store: "this shop"})
 		return tok, store.Store{}, false

@@ -19,7 +19,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -225,9 +224,9 @@ func (s *Server) recipient(to string) (track.Token, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, dbTimeout)
 	defer cancel()
-	st, err := store.StoreFind(ctx, s.p.DB, strconv.FormatInt(tok.StoreID, 10))
+	_, err = store.StoreGet(ctx, s.p.DB, tok.StoreID)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || err == nil && st.ID != tok.StoreID:
+	case errors.Is(err, store.ErrNotFound):
 		s.log.Debug("inbound: recipient refused", "reason", "no such store", "store_id", tok.StoreID)
 		return track.Token{}, errUnknownAddress
 	case err != nil:

@@ -96,6 +96,17 @@ func StoreFind(ctx context.Context, db DB, ref string) (Store, error) {
 	return s, nil
 }
 
+// StoreGet returns the store with this id, and only by id: for a signed
+// token, which names a store by id, where StoreFind would also match a
+// store whose name is that number.
+func StoreGet(ctx context.Context, db DB, id int64) (Store, error) {
+	s, err := scanStore(db.QueryRow(ctx, `SELECT `+storeCols+` FROM stores WHERE id = $1`, id))
+	if err != nil {
+		return Store{}, notFound(fmt.Sprintf("get store %d", id), err)
+	}
+	return s, nil
+}
+
 func conflict(action string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {

@@ -1,0 +1,29 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/remarket/remarket/internal/store"
+)
+
+// TestStoreGetOnlyByID: a token names its store by id; a store whose name
+// is that number is not it (StoreFind, for the CLI's --store, would match).
+func TestStoreGetOnlyByID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, st := statsStore(t)
+	missing := st.ID + 1000
+	if _, err := store.StoreInsert(ctx, pool, store.Store{Name: strconv.FormatInt(missing, 10), Platform: "generic",
+		Domain: "number.example", WebhookSecret: "secret-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.StoreGet(ctx, pool, missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("StoreGet(%d) = %v, want ErrNotFound", missing, err)
+	}
+	if got, err := store.StoreGet(ctx, pool, st.ID); err != nil || got.Name != st.Name {
+		t.Errorf("StoreGet(%d) = %q, %v", st.ID, got.Name, err)
+	}
+}
