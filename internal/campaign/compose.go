@@ -105,18 +105,13 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 		tok := c.Links.Sign(track.Token{Purpose: track.PurposeUnsubscribe, StoreID: st.ID, CustomerID: r.Customer.ID, SendID: r.SendID})
 		data, pids := c.data(st, r.Customer, picks[i], products, tok)
 		data.Order, data.Checkout = renderOrder(orders[r.Customer.ID], st), renderCheckout(checkouts[r.Customer.ID], st)
-		msg, err := c.Renderer.Render(camp.Template, data)
+		// An operator's subject replaces the template's; it is a template
+		// too, with the same data.
+		msg, err := c.Renderer.RenderWithSubject(camp.Template, data, camp.Subject)
 		if err != nil {
 			return nil, err
 		}
-		// An operator's subject replaces the template's; it is a template
-		// too, with the same data.
-		if camp.Subject != "" {
-			if msg.Subject, err = c.Renderer.Subject(camp.Subject, data); err != nil {
-				return nil, err
-			}
-		}
-		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, tok, host), Products: pids}
+		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, tok, data.Links.Unsubscribe, host), Products: pids}
 	}
 	return out, nil
 }
@@ -159,7 +154,7 @@ func (c *Composer) messageIDHost() string {
 	return "remarket.invalid"
 }
 
-func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribeToken, host string) mailer.Message {
+func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Customer, sendID int64, m render.Message, unsubscribeToken, unsubscribeURL, host string) mailer.Message {
 	msg := mailer.Message{
 		From:               st.From,
 		To:                 deref(cu.Email),
@@ -167,7 +162,7 @@ func (c *Composer) message(st store.Store, camp store.Campaign, cu store.Custome
 		Text:               m.Text,
 		HTML:               m.HTML,
 		MessageID:          fmt.Sprintf("<c%d.s%d.%s@%s>", camp.ID, sendID, randomHex(6), host),
-		ListUnsubscribeURL: c.unsubscribeURL(unsubscribeToken),
+		ListUnsubscribeURL: unsubscribeURL,
 		ListID:             fmt.Sprintf("%s <campaigns.%s>", st.Name, st.Domain),
 		Headers:            map[string]string{"X-Remarket-Campaign": fmt.Sprint(camp.ID)},
 	}

@@ -195,6 +195,7 @@ func (s *Server) Close() error {
 	}
 	// Serve may not have registered the listener yet; close it ourselves
 	// so that its Accept returns either way.
+	// (The same go-smtp workaround as in smtpsink.Sink.Close.)
 	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
 		err = lerr
 	}

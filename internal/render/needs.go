@@ -75,7 +75,10 @@ func walk(n parse.Node, seen func(field string)) {
 	case *parse.FieldNode:
 		seen(n.Ident[0])
 	case *parse.VariableNode:
-		if len(n.Ident) > 1 && n.Ident[0] == "$" {
+		// $.Order, and $d.Order for a $d bound to the data: a variable may
+		// hold anything, so counting its first field errs only towards
+		// loading the order when it was not needed.
+		if len(n.Ident) > 1 {
 			seen(n.Ident[1])
 		}
 	}

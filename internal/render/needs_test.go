@@ -4,12 +4,16 @@ import "testing"
 
 // TestNeeds: senders load the order or checkout only for emails that show
 // them, however the template reaches them: in the subject, in a with block,
-// through $ inside a range, or in an email a designer added.
+// through $ inside a range or a variable bound to the data, or in an email
+// a designer added.
 func TestNeeds(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
 		"gift/subject.txt": "For you",
 		"gift/body.html":   `{{range .Products}}{{$.Checkout.URL}}{{end}}`,
 		"gift/body.txt":    `{{template "greeting" .}}`,
+		"note/subject.txt": "Your order",
+		"note/body.html":   `{{$d := .}}{{$d.Order.Number}}`,
+		"note/body.txt":    `{{template "greeting" .}}`,
 	})
 	r, err := Load(dir)
 	if err != nil {
@@ -20,7 +24,7 @@ func TestNeeds(t *testing.T) {
 		order, checkout bool
 	}{
 		{"thank-you", true, false}, {"replenish", true, false}, {"abandoned-checkout", false, true},
-		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"no-such-email", false, false},
+		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"note", true, false}, {"no-such-email", false, false},
 	} {
 		order, checkout := r.Needs(c.name)
 		if order != c.order || checkout != c.checkout {

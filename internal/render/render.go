@@ -159,18 +159,31 @@ var ErrUnknownTemplate = errors.New("unknown template")
 // naming the template file, line and field when a template fails, and wraps
 // ErrUnknownTemplate for an unknown name.
 func (r *Renderer) Render(name string, d Data) (Message, error) {
+	return r.RenderWithSubject(name, d, "")
+}
+
+// RenderWithSubject is Render with an operator's subject line (see Subject)
+// in place of the email's subject.txt, which then does not run; "" keeps
+// the email's own.
+func (r *Renderer) RenderWithSubject(name string, d Data, subject string) (Message, error) {
 	e, err := r.compiled(name, d.Store.Locale)
 	if err != nil {
 		return Message{}, err
+	}
+	st := e.subject
+	if subject != "" {
+		if st, err = r.subjects.get(subject, d.Store.Locale); err != nil {
+			return Message{}, err
+		}
 	}
 	d = normalize(d)
 	var data any = d // boxed once for the three templates, not once each
 	var b strings.Builder
 	b.Grow(subjectSize)
-	if err := e.subject.Execute(&b, data); err != nil {
+	if err := st.Execute(&b, data); err != nil {
 		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
 	}
-	m := Message{Subject: OneLine(b.String())}
+	m := Message{Subject: oneLine(b.String())}
 	b = strings.Builder{}
 	b.Grow(int(e.htmlSize.Load()) + 512) // growing a builder step by step copies the message several times
 	if err := e.html.Execute(&b, data); err != nil {
@@ -268,9 +281,9 @@ func normalize(d Data) Data {
 	return d
 }
 
-// OneLine replaces line breaks and other control characters with spaces,
+// oneLine replaces line breaks and other control characters with spaces,
 // collapses runs of blanks and trims, so a subject cannot inject headers.
-func OneLine(s string) string {
+func oneLine(s string) string {
 	if t := strings.TrimFunc(s, isASCIIBreak); isOneLine(t) {
 		return t // what FieldsFunc and Join would build, without the copies
 	}
@@ -280,12 +293,12 @@ func OneLine(s string) string {
 	}), " ")
 }
 
-// isASCIIBreak reports whether r is one of the ASCII characters OneLine
+// isASCIIBreak reports whether r is one of the ASCII characters oneLine
 // turns into a space.
 func isASCIIBreak(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // isOneLine reports whether s is ASCII without control characters, blanks
-// at its ends or runs of spaces: what both OneLine and the Fields-and-Join
+// at its ends or runs of spaces: what both oneLine and the Fields-and-Join
 // of normalize return unchanged, so the common case copies nothing.
 func isOneLine(s string) bool {
 	for i := 0; i < len(s); i++ {

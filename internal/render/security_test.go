@@ -60,8 +60,8 @@ func TestOneLine(t *testing.T) {
 		"a\u2028b\u0085c\x00d":        "a b c d",
 		"":                            "",
 	} {
-		if got := OneLine(in); got != want {
-			t.Errorf("OneLine(%q) = %q, want %q", in, got, want)
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

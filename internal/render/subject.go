@@ -32,7 +32,7 @@ func (r *Renderer) Subject(text string, d Data) (string, error) {
 	if err := t.Execute(&b, normalize(d)); err != nil {
 		return "", fmt.Errorf("subject %q: %w", text, err)
 	}
-	return OneLine(b.String()), nil
+	return oneLine(b.String()), nil
 }
 
 // CheckSubject renders text with the sample data of email name, once with

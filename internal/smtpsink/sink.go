@@ -179,6 +179,7 @@ func (s *Sink) Close() error {
 	err := s.srv.Close()
 	// Serve may not have registered the listener yet; close it ourselves
 	// so its Accept returns either way.
+	// (The same go-smtp workaround as in inbound.Server.Close.)
 	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) && err == nil {
 		err = lerr
 	}

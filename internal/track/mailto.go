@@ -2,9 +2,9 @@ package track
 
 import "strings"
 
-// UnsubscribePrefix begins the local part of an unsubscribe address:
+// unsubscribePrefix begins the local part of an unsubscribe address:
 // unsubscribe+TOKEN@domain.
-const UnsubscribePrefix = "unsubscribe+"
+const unsubscribePrefix = "unsubscribe+"
 
 // maxTokenLen bounds what ParseUnsubscribeAddress accepts: the longest token
 // Sign makes (purpose, three 9-byte varints for IDs up to 2^62, the MAC) is
@@ -23,7 +23,7 @@ const maxTokenLen = 64
 // (RFC 5321 4.5.3.1.1). A local part is case-sensitive (RFC 5321 2.4), and
 // so is the token: a relay that lowercased it would make it fail to verify.
 func UnsubscribeAddress(domain, token string) string {
-	return UnsubscribePrefix + token + "@" + domain
+	return unsubscribePrefix + token + "@" + domain
 }
 
 // MailtoUnsubscribe returns the mailto: URI for the List-Unsubscribe header:
@@ -43,10 +43,10 @@ func ParseUnsubscribeAddress(addr, domain string) (token string, ok bool) {
 		return "", false
 	}
 	local := addr[:at]
-	if len(local) <= len(UnsubscribePrefix) || !asciiEqualFold(local[:len(UnsubscribePrefix)], UnsubscribePrefix) {
+	if len(local) <= len(unsubscribePrefix) || !asciiEqualFold(local[:len(unsubscribePrefix)], unsubscribePrefix) {
 		return "", false
 	}
-	token = local[len(UnsubscribePrefix):]
+	token = local[len(unsubscribePrefix):]
 	if len(token) > maxTokenLen {
 		return "", false
 	}

@@ -79,7 +79,7 @@ func FuzzParseUnsubscribeAddress(f *testing.F) {
 		// What is accepted is exactly an address UnsubscribeAddress makes,
 		// up to the case of the prefix and domain.
 		want := UnsubscribeAddress(dom, tok)
-		if len(addr) != len(want) || addr[len(UnsubscribePrefix):len(UnsubscribePrefix)+len(tok)] != tok ||
+		if len(addr) != len(want) || addr[len(unsubscribePrefix):len(unsubscribePrefix)+len(tok)] != tok ||
 			!strings.EqualFold(addr, want) {
 			t.Fatalf("accepted %q as token %q, but that makes %q", addr, tok, want)
 		}
