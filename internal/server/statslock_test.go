@@ -23,7 +23,7 @@ func TestDeliveriesWaitForAStatsRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rebuild.Rollback(ctx) //nolint:errcheck
-	if _, err := rebuild.Exec(ctx, `SELECT pg_advisory_xact_lock(21317, $1::int)`, st.ID); err != nil {
+	if _, err := rebuild.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, store.StatsRebuildLock, st.ID); err != nil {
 		t.Fatal(err)
 	}
 	ids, err := store.InboxInsert(ctx, b.pool, []store.Delivery{{StoreID: st.ID, Platform: "generic", Topic: "generic", DedupeKey: "o1",

@@ -37,11 +37,30 @@ func IsStatsRebuilding(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "RMS01"
 }
 
+// StatsRebuildLock is the advisory lock (two-key form: this, the store id)
+// that remarket_stats_rebuild holds and remarket_stats_sync tries shared
+// (migration 16).
+const StatsRebuildLock = 21317
+
+// StatsFoldLock keeps a fold and a rebuild apart (one-key form): a fold
+// takes it alone, each rebuild shared. Without it a fold could add totals
+// that a concurrent rebuild's delete did not see, and its insert would then
+// collide with them.
+const StatsFoldLock = 21320
+
 // StatsFold adds pending statistics changes into the totals and returns how
-// many rows it touched.
-func StatsFold(ctx context.Context, db DB) (int64, error) {
+// many rows it touched. While a rebuild runs it folds nothing and returns
+// 0: the next fold takes the changes.
+func StatsFold(ctx context.Context, db TxStarter) (int64, error) {
 	var n int64
-	if err := db.QueryRow(ctx, `SELECT remarket_stats_fold()`).Scan(&n); err != nil {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var free bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, StatsFoldLock).Scan(&free); err != nil || !free {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT remarket_stats_fold()`).Scan(&n)
+	})
+	if err != nil {
 		return 0, fmt.Errorf("fold product statistics: %w", err)
 	}
 	return n, nil
@@ -49,9 +68,12 @@ func StatsFold(ctx context.Context, db DB) (int64, error) {
 
 // StatsRebuild recomputes the store's statistics from its stored orders in
 // one transaction. Meanwhile the store's statistics updates fail at once
-// (IsStatsRebuilding) instead of waiting.
+// (IsStatsRebuilding) instead of waiting, and folds wait for the next turn.
 func StatsRebuild(ctx context.Context, db TxStarter, storeID int64) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, StatsFoldLock); err != nil {
+			return err
+		}
 		_, err := tx.Exec(ctx, `SELECT remarket_stats_rebuild($1)`, storeID)
 		return err
 	})

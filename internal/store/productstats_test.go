@@ -247,3 +247,39 @@ func TestPricePosition(t *testing.T) {
 		t.Errorf("pot1 after a dearer pot: %v, want 1/3", s.PricePosition)
 	}
 }
+
+// TestFoldSkipsWhileRebuilding: a fold during a rebuild (here, a
+// transaction holding the rebuild's side of their lock) folds nothing, so
+// it cannot add totals the rebuild's delete did not see; the next fold
+// takes the changes.
+func TestFoldSkipsWhileRebuilding(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, st := statsStore(t)
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := store.OrderUpsert(ctx, tx, st.ID, &shop.Order{ExternalID: "o1", Customer: &shop.Customer{Email: "a@x.example"},
+			Currency: "GBP", Status: shop.OrderPaid, PlacedAt: at, UpdatedAt: at,
+			Lines: []shop.LineItem{{ExternalID: "1", ProductID: "tea", Title: "tea", Quantity: 1, UnitPriceMinor: 500}}}); err != nil {
+			return err
+		}
+		return store.StatsSync(ctx, tx, st.ID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuild, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rebuild.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, store.StatsFoldLock); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.StatsFold(ctx, pool); err != nil || n != 0 {
+		t.Errorf("fold during a rebuild: %d rows, %v; want 0 and no error", n, err)
+	}
+	_ = rebuild.Rollback(ctx)
+	if n, err := store.StatsFold(ctx, pool); err != nil || n == 0 {
+		t.Errorf("fold after the rebuild: %d rows, %v; want the pending changes", n, err)
+	}
+}
