@@ -5,6 +5,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -94,6 +95,17 @@ const giveUpAttempt = 8
 // job that runs twice changes nothing.
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.DeliveryArgs]) error {
 	ids := job.Args.IDs()
+	// Snoozed for a rebuild before: ask whether it still runs before doing
+	// all the writes again only to roll them back (one query, and only for
+	// such jobs; the first try learns it from the statistics update).
+	if snoozed(job.Metadata) {
+		if busy, err := store.StatsRebuildingFor(ctx, w.Pool, ids); err != nil || busy {
+			if err != nil {
+				return err
+			}
+			return river.JobSnooze(statsRebuildSnooze)
+		}
+	}
 	err := w.process(ctx, ids, len(ids) == 1 && job.Attempt >= giveUpAttempt)
 	if store.IsStatsRebuilding(err) {
 		// Nothing is wrong with the deliveries: wait for the rebuild
@@ -115,6 +127,14 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.Deliver
 	}
 	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, failed)
 	return err
+}
+
+// snoozed reports whether River's metadata counts a snooze of the job.
+func snoozed(metadata []byte) bool {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	return json.Unmarshal(metadata, &m) == nil && m.Snoozes > 0
 }
 
 // NextRetry retries a delivery that failed alone quickly at first (1, 2, 4

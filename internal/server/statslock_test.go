@@ -55,8 +55,15 @@ func TestDeliveriesWaitForAStatsRebuild(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM inbox WHERE status = 'pending'`); n != 1 {
 		t.Errorf("%d deliveries pending during the rebuild, want 1", n)
 	}
+	// What a snoozed job asks before trying again.
+	if busy, err := store.StatsRebuildingFor(ctx, b.pool, ids); err != nil || !busy {
+		t.Errorf("StatsRebuildingFor during the rebuild: %v, %v; want true", busy, err)
+	}
 	if err := rebuild.Rollback(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if busy, err := store.StatsRebuildingFor(ctx, b.pool, ids); err != nil || busy {
+		t.Errorf("StatsRebuildingFor after the rebuild: %v, %v; want false", busy, err)
 	}
 	b.waitIdle(t)
 	if n := b.count(t, `SELECT count(*) FROM product_stats_now WHERE store_id = $1 AND orders = 1 AND units = 2`, st.ID); n != 1 {

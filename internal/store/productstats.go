@@ -42,6 +42,20 @@ func IsStatsRebuilding(err error) bool {
 // (migration 16).
 const StatsRebuildLock = 21317
 
+// StatsRebuildingFor reports whether a statistics rebuild is running for a
+// store of these inbox deliveries: it holds the store's StatsRebuildLock
+// (two-key advisory locks show in pg_locks as classid, objid, objsubid 2).
+func StatsRebuildingFor(ctx context.Context, db DB, inboxIDs []int64) (bool, error) {
+	var busy bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM inbox i JOIN pg_locks l ON l.locktype = 'advisory'
+    AND l.classid = $2 AND l.objid = i.store_id AND l.objsubid = 2 AND l.mode = 'ExclusiveLock' AND l.granted
+WHERE i.id = ANY($1))`, inboxIDs, StatsRebuildLock).Scan(&busy)
+	if err != nil {
+		return false, fmt.Errorf("look for a statistics rebuild: %w", err)
+	}
+	return busy, nil
+}
+
 // StatsFoldLock keeps a fold and a rebuild apart (one-key form): a fold
 // takes it alone, each rebuild shared. Without it a fold could add totals
 // that a concurrent rebuild's delete did not see, and its insert would then
