@@ -446,6 +446,8 @@ func TestImportStampsChangedOrders(t *testing.T) {
 		"536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n"
 	second := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
 		"C536370,71053,WHITE METAL LANTERN,-2,2010-12-01 09:41:00,3.39,17850.0,United Kingdom\n"
+	third := "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n" +
+		"C536376,71053,WHITE METAL LANTERN,-1,2010-12-02 09:41:00,3.39,17850.0,United Kingdom\n"
 	changed := func() int64 {
 		t.Helper()
 		var x int64
@@ -454,16 +456,22 @@ func TestImportStampsChangedOrders(t *testing.T) {
 		}
 		return x
 	}
-	for i, content := range []string{first, second} {
+	// The third import refunds more of an order already partly refunded: it
+	// changes the order, but marks nothing newly refunded.
+	for i, content := range []string{first, second, third} {
 		before := int64(0)
 		if i > 0 {
 			before = changed()
 		}
-		if _, err := Run(ctx, pool, Params{StoreID: storeID, Format: FormatOnlineRetail, Paths: []string{writeFile(t, fmt.Sprint("r", i, ".csv"), content)}}); err != nil {
+		sum, err := Run(ctx, pool, Params{StoreID: storeID, Format: FormatOnlineRetail, Paths: []string{writeFile(t, fmt.Sprint("r", i, ".csv"), content)}})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if i > 0 && changed() <= before {
 			t.Errorf("the refunding import left the order's changed_xid at %d", before)
+		}
+		if want := []int64{0, 1, 0}[i]; sum.OrdersRefunded != want {
+			t.Errorf("import %d: %d orders marked refunded, want %d", i+1, sum.OrdersRefunded, want)
 		}
 	}
 }

@@ -94,16 +94,22 @@ SELECT (SELECT count(*) FROM ins), ARRAY(SELECT DISTINCT order_id FROM upd)`
 // served recommendation models see it (store.OrdersChangedSince). It runs
 // as a separate statement because a statement does not see the updates of
 // its own CTEs.
+// It returns how many orders changed status, which the summary counts as
+// marked refunded.
 const refundStatusSQL = `
-UPDATE orders o SET status = s.status, updated_at = now(), changed_xid = pg_current_xact_id()
-FROM (
-    SELECT order_id,
-           CASE WHEN bool_and(refunded_quantity >= quantity) THEN 'refunded' ELSE 'partially_refunded' END AS status
-    FROM order_lines
-    WHERE order_id = ANY($1)
-    GROUP BY order_id
-) s
-WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded')`
+WITH u AS (
+    UPDATE orders o SET status = s.status, updated_at = now(), changed_xid = pg_current_xact_id()
+    FROM (
+        SELECT l.order_id, min(x.status) AS old,
+               CASE WHEN bool_and(l.refunded_quantity >= l.quantity) THEN 'refunded' ELSE 'partially_refunded' END AS status
+        FROM order_lines l JOIN orders x ON x.id = l.order_id
+        WHERE l.order_id = ANY($1)
+        GROUP BY l.order_id
+    ) s
+    WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded')
+    RETURNING s.old <> s.status AS changed
+)
+SELECT count(*) FILTER (WHERE changed) FROM u`
 
 const unmatchedSQL = `
 SELECT count(*) FROM import_refunds r
@@ -115,11 +121,9 @@ func applyRefunds(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) e
 		return err
 	}
 	if len(orderIDs) > 0 {
-		tag, err := tx.Exec(ctx, refundStatusSQL, orderIDs)
-		if err != nil {
+		if err := tx.QueryRow(ctx, refundStatusSQL, orderIDs).Scan(&sum.OrdersRefunded); err != nil {
 			return fmt.Errorf("mark refunded orders: %w", err)
 		}
-		sum.OrdersRefunded = tag.RowsAffected()
 	}
 	return tx.QueryRow(ctx, unmatchedSQL, storeID).Scan(&sum.CancellationsUnmatched)
 }
