@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/remarket/remarket/internal/store"
 )
 
 // Every statement here is set-based over the staging table: one statement per
@@ -198,7 +200,7 @@ WITH src AS (
         status = CASE WHEN EXCLUDED.status = 'paid' AND o.status IN ('partially_refunded', 'refunded')
                       THEN o.status ELSE EXCLUDED.status END,
         placed_at = LEAST(o.placed_at, EXCLUDED.placed_at),
-        updated_at = now(), changed_xid = pg_current_xact_id()
+        ` + store.OrderChanged + `
     WHERE (o.customer_id, o.currency, o.status, o.placed_at) IS DISTINCT FROM (
         COALESCE(EXCLUDED.customer_id, o.customer_id),
         EXCLUDED.currency,
@@ -282,7 +284,7 @@ func mergeLines(ctx context.Context, tx pgx.Tx, storeID int64, sum *Summary) err
 // all their lines from it, so their total is already right and they are
 // skipped; so are orders whose total is right.
 const updateTotalsSQL = `
-UPDATE orders o SET total_minor = t.total_minor, updated_at = now(), changed_xid = pg_current_xact_id()
+UPDATE orders o SET total_minor = t.total_minor, ` + store.OrderChanged + `
 FROM (
     SELECT l.order_id, sum(l.quantity::bigint * l.unit_price_minor) AS total_minor
     FROM import_orders io

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/remarket/remarket/internal/store"
 )
 
 // Cancellations (online-retail "C" invoices) carry no link to the purchase
@@ -98,7 +100,7 @@ SELECT (SELECT count(*) FROM ins), ARRAY(SELECT DISTINCT order_id FROM upd)`
 // marked refunded.
 const refundStatusSQL = `
 WITH u AS (
-    UPDATE orders o SET status = s.status, updated_at = now(), changed_xid = pg_current_xact_id()
+    UPDATE orders o SET status = s.status, ` + store.OrderChanged + `
     FROM (
         SELECT l.order_id, min(x.status) AS old,
                CASE WHEN bool_and(l.refunded_quantity >= l.quantity) THEN 'refunded' ELSE 'partially_refunded' END AS status

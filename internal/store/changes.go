@@ -19,10 +19,14 @@ func ChangeHorizon(ctx context.Context, db DB) (uint64, error) {
 	return h, nil
 }
 
+// OrderChanged is what every statement that changes an order sets, in
+// its SET list: the time, and the transaction that OrdersChangedSince (the
+// served models) and remarket_stats_sync (the statistics) follow. Inserts
+// get both by default.
+const OrderChanged = "updated_at = now(), changed_xid = pg_current_xact_id()"
+
 // OrderChange is an order written at or after a horizon: by the transaction
 // that created it (Created) and the one that last changed it (Changed).
-// Every statement that writes orders must set changed_xid =
-// pg_current_xact_id() (inserts get it by default).
 type OrderChange struct {
 	ID               int64
 	Created, Changed uint64

@@ -38,8 +38,7 @@ func lineArgs(lines []shop.LineItem) []any {
 
 // OrderCancel marks an order the store deleted as cancelled; it stays for history.
 func OrderCancel(ctx context.Context, db DB, storeID int64, externalID string) error {
-	_, err := db.Exec(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now()), updated_at = now(),
-    changed_xid = pg_current_xact_id()
+	_, err := db.Exec(ctx, `UPDATE orders SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now()), `+OrderChanged+`
 WHERE store_id = $1 AND external_id = $2 AND status <> 'cancelled'`, storeID, externalID)
 	if err != nil {
 		return fmt.Errorf("cancel order %s: %w", externalID, err)
@@ -66,10 +65,10 @@ const refundSumSQL = `WITH changed AS (
           JOIN order_lines l ON l.id = rl.order_line_id WHERE l.order_id = $1 GROUP BY rl.order_line_id) r
     WHERE ol.id = r.order_line_id AND ol.refunded_quantity < LEAST(ol.quantity, r.total)
     RETURNING ol.id)
-UPDATE orders SET updated_at = now(), changed_xid = pg_current_xact_id() WHERE id = $1 AND EXISTS (SELECT 1 FROM changed)`
+UPDATE orders SET ` + OrderChanged + ` WHERE id = $1 AND EXISTS (SELECT 1 FROM changed)`
 
 const refundStatusSQL = `UPDATE orders o SET status = CASE WHEN s.all_refunded THEN 'refunded' ELSE 'partially_refunded' END,
-    updated_at = now(), changed_xid = pg_current_xact_id()
+    ` + OrderChanged + `
 FROM (SELECT bool_and(refunded_quantity >= quantity) AS all_refunded, bool_or(refunded_quantity > 0) AS any_refunded
       FROM order_lines WHERE order_id = $1) s
 WHERE o.id = $1 AND o.status <> 'cancelled' AND s.any_refunded

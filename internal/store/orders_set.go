@@ -33,7 +33,7 @@ const ordersSetSQL = `WITH input AS (
         number = EXCLUDED.number, currency = EXCLUDED.currency, total_minor = EXCLUDED.total_minor,
         status = EXCLUDED.status, checkout_token = EXCLUDED.checkout_token, test = EXCLUDED.test,
         placed_at = EXCLUDED.placed_at, cancelled_at = EXCLUDED.cancelled_at,
-        source_updated_at = EXCLUDED.source_updated_at, updated_at = now(), changed_xid = pg_current_xact_id()
+        source_updated_at = EXCLUDED.source_updated_at, ` + OrderChanged + `
     WHERE orders.source_updated_at IS NULL OR orders.source_updated_at < EXCLUDED.source_updated_at
     RETURNING id, external_id
 ), lines AS (
