@@ -296,20 +296,16 @@ func (a *app) campaignPreviewCmd() *cobra.Command {
 // not get the campaign now: skipped, or outside the segment. A sample of
 // the audience knows both already.
 func (a *app) previewNotes(ctx context.Context, svc *campaign.Service, st store.Store, c store.Campaign, cu store.Customer) error {
-	reason, _, err := store.SkipReasonNow(ctx, a.pool, cu.ID, svc.FrequencyCapHours)
+	aud, err := svc.Audience(st, c)
+	if err != nil {
+		return err
+	}
+	in, reason, err := store.AudienceCheck(ctx, a.pool, aud, cu.ID)
 	if err != nil {
 		return err
 	}
 	if reason != "" {
 		fmt.Fprintf(a.env.Stderr, "note: customer %d would be skipped now: %s\n", cu.ID, reason)
-	}
-	aud, err := svc.Audience(st, c)
-	if err != nil {
-		return err
-	}
-	in, err := store.AudienceHas(ctx, a.pool, aud, cu.ID)
-	if err != nil {
-		return err
 	}
 	if !in {
 		fmt.Fprintf(a.env.Stderr, "note: customer %d is not in the campaign's segment (%s): they would not get it\n", cu.ID, c.Segment)

@@ -206,15 +206,16 @@ FROM claimed cl JOIN customers c ON c.id = cl.customer_id ORDER BY cl.id`, campa
 	return out, rows.Err()
 }
 
-// AudienceHas reports whether the segment holds the customer. ($1, the
-// frequency cap, is selected only so that every placeholder has a type.)
-func AudienceHas(ctx context.Context, db DB, a Audience, customerID int64) (bool, error) {
-	var in bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (`+a.query(`$1::int`)+` AND c.id = $`+strconv.Itoa(3+len(a.Args))+`)`, a.args(customerID)...).Scan(&in)
+// AudienceCheck reports whether the segment holds the customer, and why
+// they would be skipped now ("" if they would get the email), in one query.
+func AudienceCheck(ctx context.Context, db DB, a Audience, customerID int64) (in bool, reason string, err error) {
+	n := strconv.Itoa(3 + len(a.Args))
+	err = db.QueryRow(ctx, `SELECT EXISTS (`+a.query(`1`)+` AND c.id = $`+n+`),
+    (SELECT `+skipReasonSQL+` FROM customers c WHERE c.id = $`+n+`)`, a.args(customerID)...).Scan(&in, &reason)
 	if err != nil {
-		return false, fmt.Errorf("audience of customer %d: %w", customerID, err)
+		return false, "", fmt.Errorf("audience of customer %d: %w", customerID, err)
 	}
-	return in, nil
+	return in, reason, nil
 }
 
 // SkipReasonsNow re-checks several customers at once: the reason each may
@@ -237,16 +238,6 @@ func SkipReasonsNow(ctx context.Context, db DB, customerIDs []int64, capHours in
 		}
 	}
 	return out, rows.Err()
-}
-
-// SkipReasonNow re-checks, right before a send, whether the customer may
-// still get marketing email.
-func SkipReasonNow(ctx context.Context, db DB, customerID int64, capHours int) (reason, email string, err error) {
-	err = db.QueryRow(ctx, `SELECT `+skipReasonSQL+`, COALESCE(c.email, '') FROM customers c WHERE c.id = $2`, capHours, customerID).Scan(&reason, &email)
-	if err != nil {
-		return "", "", notFound(fmt.Sprintf("check customer %d", customerID), err)
-	}
-	return reason, email, nil
 }
 
 // SendResult is the outcome of one ledger row.
