@@ -127,7 +127,20 @@ func New(p Params) (*Server, error) {
 
 // Start listens (web) and starts the workers (worker); it returns once both
 // are running.
-func (s *Server) Start(ctx context.Context) error {
+func (s *Server) Start(ctx context.Context) (err error) {
+	// What started is stopped again if a later part fails.
+	defer func() {
+		if err == nil {
+			return
+		}
+		if s.ln != nil {
+			_ = s.http.Close()
+			_ = s.ln.Close()
+		}
+		if s.inbound != nil {
+			_ = s.inbound.Close()
+		}
+	}()
 	if s.inbound != nil {
 		if err := s.inbound.Start(s.p.InboundAddr); err != nil {
 			return err
@@ -141,9 +154,6 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.http != nil {
 		ln, err := net.Listen("tcp", s.p.Addr)
 		if err != nil {
-			if s.inbound != nil {
-				_ = s.inbound.Close()
-			}
 			return fmt.Errorf("listen on %s: %w", s.p.Addr, err)
 		}
 		s.ln = ln
