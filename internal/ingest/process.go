@@ -123,10 +123,9 @@ var errNoData = errors.New("event carries no data")
 // only orders (most traffic) are saved together in one round trip, their new
 // customers and products first and in key order so that concurrent workers
 // never deadlock; any other delivery is saved event by event, as Process
-// does. giveUp turns a
-// retryable error into a failed delivery, for a job's last attempt. An error
-// means the transaction must roll back; the caller may retry the deliveries
-// one by one to find the one that failed.
+// does. giveUp turns a retryable error into a failed delivery, for a job's
+// last attempt. An error means the transaction must roll back; the caller
+// may retry the deliveries one by one to find the one that failed.
 func ProcessMany(ctx context.Context, tx store.DB, ds []store.Delivery, giveUp bool) error {
 	var finish pgx.Batch
 	byStore := map[int64][]*shop.Order{}
