@@ -7,7 +7,9 @@
 // (the inlining Gmail and Outlook need), then parses the result with
 // html/template, so sending a message costs a template execution and no CSS
 // work. HTML values are escaped by html/template; subjects and text bodies use
-// text/template.
+// text/template. Once html/template has escaped an email, its templates are
+// compiled into Go closures that write the same bytes about four times faster
+// (fast.go); whatever they do not cover runs as before.
 //
 // Load(dir) may take a folder that overrides the embedded files one by one:
 // a file present in the folder replaces the embedded file with the same path
@@ -23,12 +25,15 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	texttemplate "text/template"
+	"text/template/parse"
 )
 
 // Money is an amount in minor units of a currency (pence for GBP, yen for
@@ -139,6 +144,13 @@ type email struct {
 
 	needsOrder, needsCheckout bool // see Needs; set by Load on the prototypes
 
+	// The templates compiled into programs (fast.go), once html/template
+	// has escaped them; nil until then, or where a template does not compile.
+	funcs, htmlFuncs, textFuncs map[string]any
+	compileOnce                 sync.Once
+	fastSubject, fastHTML       atomic.Pointer[program]
+	fastText                    atomic.Pointer[program]
+
 	htmlSize atomic.Int64 // of the last message: what to allocate for the next
 	textSize atomic.Int64 // of the last text body before tidyText, likewise
 }
@@ -178,27 +190,69 @@ func (r *Renderer) RenderWithSubject(name string, d Data, subject string) (Messa
 	}
 	d = normalize(d)
 	var data any = d // boxed once for the three templates, not once each
-	var b strings.Builder
-	b.Grow(subjectSize)
-	if err := st.Execute(&b, data); err != nil {
+	fastSubject := e.fastSubject.Load()
+	if st != e.subject {
+		fastSubject = nil // an operator's subject runs as it is
+	}
+	s, err := run(st, fastSubject, data, subjectSize)
+	if err != nil {
 		return Message{}, fmt.Errorf("render %s subject: %w", name, err)
 	}
-	m := Message{Subject: oneLine(b.String())}
-	b = strings.Builder{}
-	b.Grow(int(e.htmlSize.Load()) + 512) // growing a builder step by step copies the message several times
-	if err := e.html.Execute(&b, data); err != nil {
+	m := Message{Subject: oneLine(s)}
+	// growing a builder step by step copies the message several times
+	if m.HTML, err = run(e.html, e.fastHTML.Load(), data, int(e.htmlSize.Load())+512); err != nil {
 		return Message{}, fmt.Errorf("render %s HTML: %w", name, err)
 	}
-	m.HTML = b.String()
 	e.htmlSize.Store(int64(len(m.HTML)))
-	b = strings.Builder{}
-	b.Grow(int(e.textSize.Load()) + 256)
-	if err := e.text.Execute(&b, data); err != nil {
+	// html/template escapes the templates when it first runs them: the
+	// programs are compiled from what it escaped.
+	e.compileOnce.Do(func() { e.compile(reflect.TypeOf(data)) })
+	s, err = run(e.text, e.fastText.Load(), data, int(e.textSize.Load())+256)
+	if err != nil {
 		return Message{}, fmt.Errorf("render %s text: %w", name, err)
 	}
-	e.textSize.Store(int64(b.Len()))
-	m.Text = tidyText(b.String())
+	e.textSize.Store(int64(len(s)))
+	m.Text = tidyText(s)
 	return m, nil
+}
+
+// run executes a template with data: its program when it has one that
+// covers the data, else the template itself.
+func run(t interface {
+	Execute(io.Writer, any) error
+}, p *program, data any, size int) (string, error) {
+	var b strings.Builder
+	b.Grow(size)
+	if p.execute(&b, data) {
+		return b.String(), nil
+	}
+	b = strings.Builder{}
+	b.Grow(size)
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// compile compiles e's templates into programs for data of type t.
+func (e *email) compile(t reflect.Type) {
+	e.fastSubject.Store(compileProgram(e.subject.Tree, t, textLookup(e.subject), e.funcs, false))
+	e.fastText.Store(compileProgram(e.text.Tree, t, textLookup(e.text), e.textFuncs, false))
+	e.fastHTML.Store(compileProgram(e.html.Tree, t, func(name string) *parse.Tree {
+		if x := e.html.Lookup(name); x != nil {
+			return x.Tree
+		}
+		return nil
+	}, e.htmlFuncs, true))
+}
+
+func textLookup(set *texttemplate.Template) func(string) *parse.Tree {
+	return func(name string) *parse.Tree {
+		if x := set.Lookup(name); x != nil {
+			return x.Tree
+		}
+		return nil
+	}
 }
 
 // subjectSize is room for a subject before the template runs.
@@ -264,7 +318,8 @@ func (r *Renderer) compiled(name, locale string) (*email, error) {
 	hfm, tfm := maps.Clone(fm), maps.Clone(fm)
 	maps.Copy(hfm, newPartCache(html).htmlFuncs())
 	maps.Copy(tfm, newPartCache(text).textFuncs())
-	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(hfm)), text: text.Funcs(tfm)}
+	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(hfm)), text: text.Funcs(tfm),
+		funcs: fm, htmlFuncs: hfm, textFuncs: tfm}
 	r.byLang[k] = e
 	return e, nil
 }
