@@ -144,7 +144,8 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	}
 	// Each job counts itself done; the last to do so closes the campaign.
 	// LedgerRanges cuts the queued rows into exactly this many ranges.
-	if err := store.CampaignSetBatches(ctx, s.DB, camp.ID, int((p.Queued+int64(s.batchSize())-1)/int64(s.batchSize()))); err != nil {
+	size := s.batchSize(p.Queued)
+	if err := store.CampaignSetBatches(ctx, s.DB, camp.ID, int((p.Queued+int64(size)-1)/int64(size))); err != nil {
 		return res, err
 	}
 	var batch []river.InsertManyParams
@@ -156,7 +157,7 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 		batch = batch[:0]
 		return err
 	}
-	err = store.LedgerRanges(ctx, s.DB, camp.ID, s.batchSize(), func(from, to int64) error {
+	err = store.LedgerRanges(ctx, s.DB, camp.ID, size, func(from, to int64) error {
 		batch = append(batch, river.InsertManyParams{Args: SendBatchArgs{CampaignID: camp.ID, FromID: from, ToID: to}})
 		res.Jobs++
 		if len(batch) == 1000 {
@@ -173,12 +174,20 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	return res, nil
 }
 
-func (s *Service) batchSize() int {
-	if s.BatchSize <= 0 {
-		return 100
+// batchSize is how many of queued recipients a job takes: BatchSize when
+// set, else up to 400 (four claims a job: fewer jobs to fetch and count
+// done), but small enough for minJobs jobs, so that a small campaign keeps
+// every worker busy (3,000 recipients in jobs of 400 would leave half of
+// 16 workers idle), and never below a claim.
+func (s *Service) batchSize(queued int64) int {
+	if s.BatchSize > 0 {
+		return s.BatchSize
 	}
-	return s.BatchSize
+	return int(min(max((queued+minJobs-1)/minJobs, claimChunk), 400))
 }
+
+// minJobs is twice the email workers of `remarket serve`.
+const minJobs = 32
 
 // Cancel stops a campaign: workers check before every send, so no further
 // email goes out within moments. Rows still queued are skipped.
