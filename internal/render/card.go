@@ -51,6 +51,10 @@ type storeKey struct {
 // message, neither boxes the key nor hashes through its dynamic type.
 type partCache struct {
 	set executor
+	// executing is held (shared) while a part is rendered for the cache:
+	// html/template escapes a template the first time it runs it as a
+	// root, writing its tree, which compiling the email reads (exclusive).
+	executing sync.RWMutex
 
 	mu     sync.RWMutex
 	cards  map[Product]string // by the product without its reason
@@ -72,7 +76,10 @@ func keptPart[K comparable, D any](c *partCache, m map[K]string, k K, name strin
 		return s, nil
 	}
 	var b strings.Builder
-	if err := c.set.ExecuteTemplate(&b, name, data); err != nil {
+	c.executing.RLock()
+	err := c.set.ExecuteTemplate(&b, name, data)
+	c.executing.RUnlock()
+	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
 	s = b.String()

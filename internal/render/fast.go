@@ -47,7 +47,7 @@ var errUncovered = errors.New("render: not covered by the compiled template")
 // (nothing written by p is kept then).
 func (p *program) execute(w *strings.Builder, data any) (ok bool) {
 	v := reflect.ValueOf(data)
-	if p == nil || v.Type() != p.data {
+	if p == nil || !v.IsValid() || v.Type() != p.data {
 		return false
 	}
 	defer func() {
@@ -239,6 +239,12 @@ func (c *compiler) template(n *parse.TemplateNode, dot, root reflect.Type) (exec
 	}
 	k := callKey{n.Name, t}
 	body, ok := c.done[k]
+	if ok && *body == nil {
+		// A template that calls itself: text/template stops it at a
+		// depth limit with an error; closures would overflow the stack,
+		// which no recover catches.
+		return nil, errUnsupported
+	}
 	if !ok {
 		tree := c.lookup(n.Name)
 		if tree == nil || tree.Root == nil {
@@ -668,9 +674,23 @@ func (c *compiler) builtin(name string, args []parse.Node, dot, root reflect.Typ
 			}
 		}
 		stopOn := name == "or" // and stops at the first false value, or at the first true
+		args, piped := evs, final != nil
+		if piped {
+			args = evs[:len(evs)-1]
+		}
 		return func(d, r reflect.Value) (reflect.Value, error) {
+			// The piped value is the command before: text/template has
+			// evaluated it (and met its errors) before and or or
+			// short-circuits; it is their last argument.
+			var last reflect.Value
+			if piped {
+				var err error
+				if last, err = final(d, r); err != nil {
+					return last, err
+				}
+			}
 			var v reflect.Value
-			for _, ev := range evs {
+			for _, ev := range args {
 				var err error
 				if v, err = ev(d, r); err != nil {
 					return v, err
@@ -680,8 +700,11 @@ func (c *compiler) builtin(name string, args []parse.Node, dot, root reflect.Typ
 					return v, errUncovered
 				}
 				if truth == stopOn {
-					break
+					return v, nil
 				}
+			}
+			if piped {
+				return last, nil
 			}
 			return v, nil
 		}, types[0], nil

@@ -157,6 +157,61 @@ func TestFastFallsBack(t *testing.T) {
 	}
 }
 
+// writeOverride writes files into a new override folder and loads it.
+func writeOverride(t *testing.T, files map[string]string) *Renderer {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestFastRefusesRecursion: text/template stops a template that calls
+// itself at a depth limit, with an error; compiled closures would overflow
+// the stack and kill the process, so such a template is not compiled.
+func TestFastRefusesRecursion(t *testing.T) {
+	r := writeOverride(t, map[string]string{"win-back/body.html": `{{define "r"}}{{if .Customer.FirstName}}{{template "r" .}}{{end}}{{end}}{{template "r" .}}`})
+	d := SampleData("win-back")
+	d.Customer.FirstName = ""
+	checkFast(t, r, "win-back", d, false) // renders, and compiles what it can
+	e, _ := r.compiled("win-back", "en-GB")
+	if e.fastHTML.Load() != nil {
+		t.Fatal("a template that calls itself was compiled")
+	}
+	d.Customer.FirstName = "Amelia"
+	if _, err := r.Render("win-back", d); err == nil || !strings.Contains(err.Error(), "depth") {
+		t.Errorf("got %v, want html/template's depth error", err)
+	}
+}
+
+// TestFastAndOrPiped: a piped value is evaluated before and/or
+// short-circuits, so its error is reported as text/template reports it.
+func TestFastAndOrPiped(t *testing.T) {
+	r := writeOverride(t, map[string]string{
+		"thank-you/body.html": `<p>[{{.Order.Number | or "none"}}] [{{.Customer.FirstName | and .Store.Name}}]</p>`,
+		"thank-you/body.txt":  `[{{.Order.Number | and .Customer.FirstName}}] [{{.Customer.FirstName | or .Store.Name}}]`,
+	})
+	checkFast(t, r, "thank-you", SampleData("thank-you"), true)
+	d := SampleData("thank-you")
+	d.Customer.FirstName = ""
+	checkFast(t, r, "thank-you", d, true)
+	d.Order = nil
+	if _, err := r.Render("thank-you", d); err == nil || !strings.Contains(err.Error(), "nil pointer") {
+		t.Errorf("nil order: got %v, want text/template's nil pointer error", err)
+	}
+}
+
 // TestFastCoversTypes checks the program refuses data of another type
 // rather than misreading it.
 func TestFastCoversTypes(t *testing.T) {

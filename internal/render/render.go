@@ -147,6 +147,7 @@ type email struct {
 	// The templates compiled into programs (fast.go), once html/template
 	// has escaped them; nil until then, or where a template does not compile.
 	funcs, htmlFuncs, textFuncs map[string]any
+	htmlParts                   *partCache
 	compileOnce                 sync.Once
 	fastSubject, fastHTML       atomic.Pointer[program]
 	fastText                    atomic.Pointer[program]
@@ -238,6 +239,8 @@ func run(t interface {
 func (e *email) compile(t reflect.Type) {
 	e.fastSubject.Store(compileProgram(e.subject.Tree, t, textLookup(e.subject), e.funcs, false))
 	e.fastText.Store(compileProgram(e.text.Tree, t, textLookup(e.text), e.textFuncs, false))
+	e.htmlParts.executing.Lock() // no template is escaped while the trees are read
+	defer e.htmlParts.executing.Unlock()
 	e.fastHTML.Store(compileProgram(e.html.Tree, t, func(name string) *parse.Tree {
 		if x := e.html.Lookup(name); x != nil {
 			return x.Tree
@@ -316,10 +319,11 @@ func (r *Renderer) compiled(name, locale string) (*email, error) {
 		return nil, fmt.Errorf("render %s: clone text: %w", name, err)
 	}
 	hfm, tfm := maps.Clone(fm), maps.Clone(fm)
-	maps.Copy(hfm, newPartCache(html).htmlFuncs())
+	htmlParts := newPartCache(html)
+	maps.Copy(hfm, htmlParts.htmlFuncs())
 	maps.Copy(tfm, newPartCache(text).textFuncs())
 	e = &email{subject: subject.Funcs(fm), html: html.Funcs(htmltemplate.FuncMap(hfm)), text: text.Funcs(tfm),
-		funcs: fm, htmlFuncs: hfm, textFuncs: tfm}
+		funcs: fm, htmlFuncs: hfm, textFuncs: tfm, htmlParts: htmlParts}
 	r.byLang[k] = e
 	return e, nil
 }
