@@ -197,7 +197,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 		if cur.Status != store.CampaignSending {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // a coarser poll would add to a 3,000-recipient run's half second
 	}
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
 	pg1, _ := postgresCPU()
