@@ -1,6 +1,8 @@
 package render
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,35 @@ func TestCardsAreSharedButReasonsAreNot(t *testing.T) {
 	c := render("Goes with your boots", 2999)
 	if !strings.Contains(c.HTML, "£29.99") || strings.Contains(c.HTML, "£32.50") || !strings.Contains(c.Text, "£29.99") {
 		t.Errorf("a new price kept the old card:\n%s\n%s", c.HTML, c.Text)
+	}
+}
+
+// TestKeptPartsCannotCallParts: a product-card or store part that calls
+// card or storePart, directly or through a template it includes, would
+// render itself without end (a stack overflow ends the process), so Load
+// refuses it and names the part and its file.
+func TestKeptPartsCannotCallParts(t *testing.T) {
+	t.Parallel()
+	for name, files := range map[string]map[string]string{
+		"card in product-card": {"partials/products.html": `{{define "product-card"}}{{card .}}{{end}}`},
+		"card via a template": {"partials/products.txt": `{{define "product-card"}}{{template "inner" .}}{{end}}` +
+			`{{define "inner"}}{{card .}}{{end}}`},
+		"storePart in a store part": {"partials/footer.html": `{{storePart "footer-store" .}}` +
+			`{{define "footer-store"}}{{storePart "footer-store" .}}{{end}}`},
+	} {
+		dir := t.TempDir()
+		for rel, body := range files {
+			path := filepath.Join(dir, rel)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := Load(dir)
+		if err == nil || !strings.Contains(err.Error(), "cannot call card or storePart") || !strings.Contains(err.Error(), dir) {
+			t.Errorf("%s: Load returned %v", name, err)
+		}
 	}
 }

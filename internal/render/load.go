@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"golang.org/x/text/language"
 
@@ -170,6 +171,7 @@ func load(dir string, opt loadOptions) (*Renderer, error) {
 	if dir != "" {
 		r.source = dir
 	}
+	keptPartProblems := map[string]*Problem{}
 	for _, name := range sortedKeys(emails) {
 		ef := emails[name]
 		subjectFile, bodyHTML, bodyText := ef["subject.txt"], ef["body.html"], ef["body.txt"]
@@ -192,6 +194,18 @@ func load(dir string, opt loadOptions) (*Renderer, error) {
 		}
 		if err := addText(t, bodyText, bodyText.src, "content"); err != nil {
 			fail(bodyText, err)
+		}
+		if p := checkSets(h, t); p != nil {
+			// A shared partial's problem is the same in every email: one
+			// line naming them all.
+			k := p.File + "\x00" + p.Field + "\x00" + p.Message
+			if seen := keptPartProblems[k]; seen != nil {
+				seen.Template += ", " + name
+			} else {
+				p.Template = name
+				keptPartProblems[k] = p
+				problems = append(problems, p)
+			}
 		}
 		r.names = append(r.names, name)
 		r.protos[name] = &email{subject: subject, html: h.Lookup(layoutHTML.path), text: t.Lookup(layoutText.path)}
@@ -298,4 +312,24 @@ func displayPath(dir, rel string) string {
 		return "templates/" + rel
 	}
 	return filepath.Join(dir, filepath.FromSlash(rel))
+}
+
+// checkSets runs checkKeptParts on an email's HTML and text templates.
+func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
+	var htmlTrees, textTrees []*parse.Tree
+	for _, x := range h.Templates() {
+		htmlTrees = append(htmlTrees, x.Tree)
+	}
+	for _, x := range t.Templates() {
+		textTrees = append(textTrees, x.Tree)
+	}
+	if p := checkKeptParts(htmlTrees, func(name string) *parse.Tree {
+		if x := h.Lookup(name); x != nil {
+			return x.Tree
+		}
+		return nil
+	}); p != nil {
+		return p
+	}
+	return checkKeptParts(textTrees, textLookup(t))
 }
