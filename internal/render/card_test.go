@@ -1,8 +1,6 @@
 package render
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -62,16 +60,7 @@ func TestKeptPartsCannotCallParts(t *testing.T) {
 		"storePart in a store part": {"partials/footer.html": `{{storePart "footer-store" .}}` +
 			`{{define "footer-store"}}{{storePart "footer-store" .}}{{end}}`},
 	} {
-		dir := t.TempDir()
-		for rel, body := range files {
-			path := filepath.Join(dir, rel)
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir := writeFiles(t, files)
 		_, err := Load(dir)
 		if err == nil || !strings.Contains(err.Error(), "cannot call card or storePart") || !strings.Contains(err.Error(), dir) {
 			t.Errorf("%s: Load returned %v", name, err)

@@ -125,9 +125,6 @@ func (c *compiler) node(n parse.Node, dot, root reflect.Type) (exec, error) {
 	case *parse.CommentNode:
 		return nil, nil
 	case *parse.ActionNode:
-		if len(n.Pipe.Decl) > 0 {
-			return nil, errUnsupported
-		}
 		ev, _, err := c.pipe(n.Pipe, dot, root)
 		if err != nil {
 			return nil, err
@@ -153,9 +150,6 @@ func (c *compiler) node(n parse.Node, dot, root reflect.Type) (exec, error) {
 
 // branch compiles if and with: with runs its list with the value as dot.
 func (c *compiler) branch(n *parse.BranchNode, with bool, dot, root reflect.Type) (exec, error) {
-	if len(n.Pipe.Decl) > 0 {
-		return nil, errUnsupported
-	}
 	cond, t, err := c.pipe(n.Pipe, dot, root)
 	if err != nil {
 		return nil, err
@@ -164,11 +158,7 @@ func (c *compiler) branch(n *parse.BranchNode, with bool, dot, root reflect.Type
 	if with {
 		inner = t
 	}
-	then, err := c.list(n.List, inner, root)
-	if err != nil {
-		return nil, err
-	}
-	otherwise, err := c.list(n.ElseList, dot, root)
+	then, otherwise, err := c.lists(n, inner, dot, root)
 	if err != nil {
 		return nil, err
 	}
@@ -191,10 +181,18 @@ func (c *compiler) branch(n *parse.BranchNode, with bool, dot, root reflect.Type
 	}, nil
 }
 
-func (c *compiler) rangeNode(n *parse.RangeNode, dot, root reflect.Type) (exec, error) {
-	if len(n.Pipe.Decl) > 0 {
-		return nil, errUnsupported
+// lists compiles a branch's list, with inner as dot, and its else list.
+func (c *compiler) lists(n *parse.BranchNode, inner, dot, root reflect.Type) (then, otherwise exec, err error) {
+	if then, err = c.list(n.List, inner, root); err != nil {
+		return nil, nil, err
 	}
+	if otherwise, err = c.list(n.ElseList, dot, root); err != nil {
+		return nil, nil, err
+	}
+	return then, otherwise, nil
+}
+
+func (c *compiler) rangeNode(n *parse.RangeNode, dot, root reflect.Type) (exec, error) {
 	list, t, err := c.pipe(n.Pipe, dot, root)
 	if err != nil {
 		return nil, err
@@ -202,11 +200,7 @@ func (c *compiler) rangeNode(n *parse.RangeNode, dot, root reflect.Type) (exec, 
 	if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 		return nil, errUnsupported
 	}
-	body, err := c.list(n.List, t.Elem(), root)
-	if err != nil {
-		return nil, err
-	}
-	otherwise, err := c.list(n.ElseList, dot, root)
+	body, otherwise, err := c.lists(&n.BranchNode, t.Elem(), dot, root)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +224,7 @@ func (c *compiler) rangeNode(n *parse.RangeNode, dot, root reflect.Type) (exec, 
 // template compiles {{template "name" pipeline}}: the called template is
 // compiled once per type of dot it gets, and may call itself.
 func (c *compiler) template(n *parse.TemplateNode, dot, root reflect.Type) (exec, error) {
-	if n.Pipe == nil || len(n.Pipe.Decl) > 0 {
+	if n.Pipe == nil {
 		return nil, errUnsupported
 	}
 	arg, t, err := c.pipe(n.Pipe, dot, root)
@@ -266,8 +260,11 @@ func (c *compiler) template(n *parse.TemplateNode, dot, root reflect.Type) (exec
 }
 
 // pipe compiles a pipeline: each command gets the value of the one before
-// as its last argument.
+// as its last argument. A pipeline that declares variables is refused.
 func (c *compiler) pipe(p *parse.PipeNode, dot, root reflect.Type) (eval, reflect.Type, error) {
+	if len(p.Decl) > 0 {
+		return nil, nil, errUnsupported // variables are not followed
+	}
 	var ev eval
 	var t reflect.Type
 	for _, cmd := range p.Cmds {
@@ -305,7 +302,7 @@ func (c *compiler) command(cmd *parse.CommandNode, dot, root reflect.Type, final
 		}
 		return func(d, _ reflect.Value) (reflect.Value, error) { return d, nil }, dot, nil
 	case *parse.PipeNode:
-		if len(cmd.Args) > 1 || final != nil || len(n.Decl) > 0 {
+		if len(cmd.Args) > 1 || final != nil {
 			return nil, nil, errUnsupported
 		}
 		return c.pipe(n, dot, root)
@@ -458,9 +455,6 @@ func (c *compiler) arg(n parse.Node, want reflect.Type, dot, root reflect.Type) 
 	case *parse.DotNode, *parse.FieldNode, *parse.VariableNode, *parse.PipeNode, *parse.IdentifierNode:
 		cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Args: []parse.Node{n}}
 		if p, ok := n.(*parse.PipeNode); ok {
-			if len(p.Decl) > 0 {
-				return nil, nil, errUnsupported
-			}
 			return c.pipe(p, dot, root)
 		}
 		return c.command(cmd, dot, root, nil, nil)

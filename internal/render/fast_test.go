@@ -1,8 +1,6 @@
 package render
 
 import (
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -124,19 +122,9 @@ func TestFastMatchesTemplate(t *testing.T) {
 // (variables, printf, a method, a map) still renders, by html/template,
 // and the same as without the compiler; so does one whose function fails.
 func TestFastFallsBack(t *testing.T) {
-	dir := t.TempDir()
 	body := `{{$n := len .Products}}<p>{{printf "%d picks" $n}} {{index .Products 0 | printf "%v"}}</p>` +
 		`{{range $i, $p := .Products}}<a href="{{$p.URL}}">{{$i}}</a>{{end}}{{template "products" .}}`
-	if err := os.MkdirAll(filepath.Join(dir, "win-back"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "win-back", "body.html"), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := writeOverride(t, map[string]string{"win-back/body.html": body})
 	checkFast(t, r, "win-back", SampleData("win-back"), false)
 	e, _ := r.compiled("win-back", "en-GB")
 	if e.fastHTML.Load() != nil {
@@ -160,17 +148,7 @@ func TestFastFallsBack(t *testing.T) {
 // writeOverride writes files into a new override folder and loads it.
 func writeOverride(t *testing.T, files map[string]string) *Renderer {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	r, err := Load(dir)
+	r, err := Load(writeFiles(t, files))
 	if err != nil {
 		t.Fatal(err)
 	}

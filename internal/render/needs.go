@@ -43,49 +43,17 @@ func (e *email) findNeeds() {
 // walk calls seen with the first field of every field reference under n:
 // "Order" for .Order.Number and for $.Order alike.
 func walk(n parse.Node, seen func(field string)) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n != nil {
-			for _, c := range n.Nodes {
-				walk(c, seen)
+	visit(n, func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.FieldNode:
+			seen(n.Ident[0])
+		case *parse.VariableNode:
+			// $.Order, and $d.Order for a $d bound to the data: a variable
+			// may hold anything, so counting its first field errs only
+			// towards loading the order when it was not needed.
+			if len(n.Ident) > 1 {
+				seen(n.Ident[1])
 			}
 		}
-	case *parse.ActionNode:
-		walk(n.Pipe, seen)
-	case *parse.IfNode:
-		walkBranch(&n.BranchNode, seen)
-	case *parse.RangeNode:
-		walkBranch(&n.BranchNode, seen)
-	case *parse.WithNode:
-		walkBranch(&n.BranchNode, seen)
-	case *parse.TemplateNode:
-		walk(n.Pipe, seen)
-	case *parse.PipeNode:
-		if n != nil {
-			for _, c := range n.Cmds {
-				walk(c, seen)
-			}
-		}
-	case *parse.CommandNode:
-		for _, a := range n.Args {
-			walk(a, seen)
-		}
-	case *parse.ChainNode:
-		walk(n.Node, seen)
-	case *parse.FieldNode:
-		seen(n.Ident[0])
-	case *parse.VariableNode:
-		// $.Order, and $d.Order for a $d bound to the data: a variable may
-		// hold anything, so counting its first field errs only towards
-		// loading the order when it was not needed.
-		if len(n.Ident) > 1 {
-			seen(n.Ident[1])
-		}
-	}
-}
-
-func walkBranch(b *parse.BranchNode, seen func(field string)) {
-	walk(b.Pipe, seen)
-	walk(b.List, seen)
-	walk(b.ElseList, seen)
+	})
 }
