@@ -298,12 +298,18 @@ func (q *query) newFeatures(f *features, p int32, in *blendInput) {
 		f[fXSSqrt] = math.Sqrt(f[fXS])
 		f[fXSSeeds] = math.Log1p(float64(in.xs.n[p]))
 	}
-	f[fXSLog] = math.Log(0.001 + f[fXS])
+	f[fXSLog] = logXSFloor // most candidates do not come from cross-sell: no logarithm to take
+	if f[fXS] != 0 {
+		f[fXSLog] = math.Log(0.001 + f[fXS])
+	}
 	if in.maxP > 0 {
 		f[fPeer] = in.ps.val[p] / in.maxP
 		f[fPeerSqrt] = math.Sqrt(f[fPeer])
 	}
 }
+
+// logXSFloor is fXSLog without a cross-sell score.
+var logXSFloor = math.Log(0.001)
 
 // repeatFeatures fills the features of a product the customer bought.
 func (q *query) repeatFeatures(f *features, it *custItem, in *blendInput) {
@@ -349,14 +355,18 @@ var labelGroups = [...]struct {
 // groupScores are the contributions of each label group to a log-odds.
 type groupScores [len(labelGroups)]float64
 
+// contributions is written out rather than looped over labelGroups' index
+// lists: it runs for every candidate of every recommendation. The sums
+// follow the lists' order, so the result is the same to the bit
+// (TestContributionsFollowGroups).
 func contributions(w, f *features) groupScores {
-	var out groupScores
-	for gi, g := range labelGroups {
-		for _, i := range g.idx {
-			out[gi] += w[i] * f[i]
-		}
+	return groupScores{
+		w[fXS]*f[fXS] + w[fXSSqrt]*f[fXSSqrt] + w[fXSSeeds]*f[fXSSeeds] + w[fXSLog]*f[fXSLog],
+		w[fPeer]*f[fPeer] + w[fPeerSqrt]*f[fPeerSqrt],
+		w[fPop]*f[fPop] + w[fLog7]*f[fLog7] + w[fLog30]*f[fLog30] + w[fLogAll]*f[fLogAll] + w[fTrend]*f[fTrend],
+		w[fNew]*f[fNew] + w[fAge]*f[fAge],
+		w[fWord]*f[fWord] + w[fWordMax]*f[fWordMax] + w[fWordRec]*f[fWordRec] + w[fWordIDF]*f[fWordIDF] + w[fCat]*f[fCat],
 	}
-	return out
 }
 
 // label names the component that lifts a new product most above the

@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -413,6 +414,27 @@ func TestTasteReasonNamesTheWord(t *testing.T) {
 	} {
 		if got := q.tasteReason(m.idx[p]); got != want {
 			t.Errorf("product %d: %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestContributionsFollowGroups: the written-out contributions sum the
+// same terms in the same order as labelGroups lists them, to the bit.
+func TestContributionsFollowGroups(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		var w, f features
+		for i := range w {
+			w[i], f[i] = rng.NormFloat64()*3, rng.NormFloat64()*rng.ExpFloat64()
+		}
+		var want groupScores
+		for gi, g := range labelGroups {
+			for _, i := range g.idx {
+				want[gi] += w[i] * f[i]
+			}
+		}
+		if got := contributions(&w, &f); got != want {
+			t.Fatalf("contributions %v, by the groups' lists %v", got, want)
 		}
 	}
 }
