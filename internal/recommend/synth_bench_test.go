@@ -43,3 +43,38 @@ func BenchmarkRecommendSynthetic(b *testing.B) {
 		})
 	}
 }
+
+// TestPeerBoundChangesNothing: the bound that skips customers in peers
+// gives the same picks as scoring every customer, on a store of small
+// baskets (where it skips most) and one of varied baskets.
+func TestPeerBoundChangesNothing(t *testing.T) {
+	varied := synthetic(3000)
+	for i := range 3000 {
+		for j := range i % 5 {
+			varied.Purchases = append(varied.Purchases, Purchase{Customer: int64(i), Order: int64(10000 + i), Product: int64((i*13 + j*31) % 200),
+				At: varied.Purchases[len(varied.Purchases)-1].At, Quantity: 1, UnitPriceMinor: 700})
+		}
+	}
+	for name, h := range map[string]History{"small baskets": synthetic(5000), "varied baskets": varied} {
+		m := Train(h, Options{})
+		custs := customerIDs(h)
+		picks := func() []string {
+			var out []string
+			for _, c := range custs {
+				ps, err := m.Recommend(Request{Customer: c, K: 6})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, fmt.Sprint(ps))
+			}
+			return out
+		}
+		with := picks()
+		peerBound = false
+		without := picks()
+		peerBound = true
+		if !slices.Equal(with, without) {
+			t.Errorf("%s: the bound changed picks", name)
+		}
+	}
+}
