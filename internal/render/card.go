@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"text/template/parse"
 )
 
 // Parts of an email that are the same for many recipients are rendered once
@@ -137,101 +136,4 @@ func noCard(Product) (string, error) { return "", fmt.Errorf("card: not availabl
 
 func noStorePart(string, Data) (string, error) {
 	return "", fmt.Errorf("storePart: not available here")
-}
-
-// checkKeptParts refuses a kept part (product-card, or a template named in
-// {{storePart "NAME" .}}) that calls card or storePart, itself or through a
-// template it includes: rendering it would call itself without end, and
-// Go's stack overflow ends the process rather than failing one message.
-// It returns nil, or a problem naming the part and the file defining it.
-func checkKeptParts(trees []*parse.Tree, lookup func(string) *parse.Tree) *Problem {
-	parts := []string{"product-card"}
-	for _, t := range trees {
-		if t == nil {
-			continue
-		}
-		visit(t.Root, func(n parse.Node) {
-			cmd, ok := n.(*parse.CommandNode)
-			if !ok || len(cmd.Args) < 2 {
-				return
-			}
-			if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok && id.Ident == "storePart" {
-				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
-					parts = append(parts, s.Text)
-				}
-			}
-		})
-	}
-	for _, p := range parts {
-		if fn := callsPart(lookup, p, map[string]bool{}); fn != "" {
-			return &Problem{File: lookup(p).ParseName, Field: p,
-				Message: "calls " + fn + ": a part rendered once and kept (product-card, or a storePart template) cannot call card or storePart"}
-		}
-	}
-	return nil
-}
-
-// callsPart returns "card" or "storePart" if template name calls it,
-// itself or through the templates it includes; "" if not.
-func callsPart(lookup func(string) *parse.Tree, name string, seen map[string]bool) string {
-	t := lookup(name)
-	if seen[name] || t == nil {
-		return ""
-	}
-	seen[name] = true
-	found := ""
-	visit(t.Root, func(n parse.Node) {
-		switch n := n.(type) {
-		case *parse.IdentifierNode:
-			if n.Ident == "card" || n.Ident == "storePart" {
-				found = n.Ident
-			}
-		case *parse.TemplateNode:
-			if found == "" {
-				found = callsPart(lookup, n.Name, seen)
-			}
-		}
-	})
-	return found
-}
-
-// visit calls f with n and every node under it.
-func visit(n parse.Node, f func(parse.Node)) {
-	f(n)
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n != nil {
-			for _, c := range n.Nodes {
-				visit(c, f)
-			}
-		}
-	case *parse.ActionNode:
-		visit(n.Pipe, f)
-	case *parse.IfNode:
-		visitBranch(&n.BranchNode, f)
-	case *parse.RangeNode:
-		visitBranch(&n.BranchNode, f)
-	case *parse.WithNode:
-		visitBranch(&n.BranchNode, f)
-	case *parse.TemplateNode:
-		visit(n.Pipe, f)
-	case *parse.PipeNode:
-		if n != nil {
-			for _, c := range n.Cmds {
-				visit(c, f)
-			}
-		}
-	case *parse.CommandNode:
-		for _, a := range n.Args {
-			visit(a, f)
-		}
-	case *parse.ChainNode:
-		visit(n.Node, f)
-	}
-}
-
-func visitBranch(b *parse.BranchNode, f func(parse.Node)) {
-	visit(b.Pipe, f)
-	visit(b.List, f)
-	visit(b.ElseList, f)
 }

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	texttemplate "text/template"
-	"text/template/parse"
 
 	"golang.org/x/text/language"
 
@@ -312,24 +311,4 @@ func displayPath(dir, rel string) string {
 		return "templates/" + rel
 	}
 	return filepath.Join(dir, filepath.FromSlash(rel))
-}
-
-// checkSets runs checkKeptParts on an email's HTML and text templates.
-func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
-	var htmlTrees, textTrees []*parse.Tree
-	for _, x := range h.Templates() {
-		htmlTrees = append(htmlTrees, x.Tree)
-	}
-	for _, x := range t.Templates() {
-		textTrees = append(textTrees, x.Tree)
-	}
-	if p := checkKeptParts(htmlTrees, func(name string) *parse.Tree {
-		if x := h.Lookup(name); x != nil {
-			return x.Tree
-		}
-		return nil
-	}); p != nil {
-		return p
-	}
-	return checkKeptParts(textTrees, textLookup(t))
 }

@@ -47,6 +47,12 @@ func walk(n parse.Node, seen func(field string)) {
 		switch n := n.(type) {
 		case *parse.FieldNode:
 			seen(n.Ident[0])
+		case *parse.ChainNode:
+			// ($).Order or (.).Order: a field of a parenthesized value,
+			// counted whatever the value is (errs towards loading).
+			if len(n.Field) > 0 {
+				seen(n.Field[0])
+			}
 		case *parse.VariableNode:
 			// $.Order, and $d.Order for a $d bound to the data: a variable
 			// may hold anything, so counting its first field errs only

@@ -8,12 +8,15 @@ import "testing"
 // a designer added.
 func TestNeeds(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"gift/subject.txt": "For you",
-		"gift/body.html":   `{{range .Products}}{{$.Checkout.URL}}{{end}}`,
-		"gift/body.txt":    `{{template "greeting" .}}`,
-		"note/subject.txt": "Your order",
-		"note/body.html":   `{{$d := .}}{{$d.Order.Number}}`,
-		"note/body.txt":    `{{template "greeting" .}}`,
+		"gift/subject.txt":  "For you",
+		"gift/body.html":    `{{range .Products}}{{$.Checkout.URL}}{{end}}`,
+		"gift/body.txt":     `{{template "greeting" .}}`,
+		"note/subject.txt":  "Your order",
+		"note/body.html":    `{{$d := .}}{{$d.Order.Number}}`,
+		"note/body.txt":     `{{template "greeting" .}}`,
+		"paren/subject.txt": "Yours",
+		"paren/body.html":   `{{with ($).Order}}{{.Number}}{{end}}`,
+		"paren/body.txt":    `{{(.).Checkout.URL}}`,
 	})
 	r, err := Load(dir)
 	if err != nil {
@@ -24,7 +27,7 @@ func TestNeeds(t *testing.T) {
 		order, checkout bool
 	}{
 		{"thank-you", true, false}, {"replenish", true, false}, {"abandoned-checkout", false, true},
-		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"note", true, false}, {"no-such-email", false, false},
+		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"note", true, false}, {"paren", true, true}, {"no-such-email", false, false},
 	} {
 		order, checkout := r.Needs(c.name)
 		if order != c.order || checkout != c.checkout {

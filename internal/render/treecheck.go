@@ -1,0 +1,207 @@
+package render
+
+// Checks on the parse trees that Load runs before any email is rendered,
+// for what would fail only at send time, slowly or fatally.
+
+import (
+	htmltemplate "html/template"
+	"slices"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"text/template/parse"
+)
+
+// checkSets runs checkRecursion and checkKeptParts on an email's HTML and
+// text templates: the first problem found, or nil.
+func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
+	var htmlNames, textNames []string
+	var htmlTrees, textTrees []*parse.Tree
+	for _, x := range h.Templates() {
+		htmlNames, htmlTrees = append(htmlNames, x.Name()), append(htmlTrees, x.Tree)
+	}
+	for _, x := range t.Templates() {
+		textNames, textTrees = append(textNames, x.Name()), append(textTrees, x.Tree)
+	}
+	slices.Sort(htmlNames) // the same problem reported whatever the map order
+	slices.Sort(textNames)
+	htmlLookup := func(name string) *parse.Tree {
+		if x := h.Lookup(name); x != nil {
+			return x.Tree
+		}
+		return nil
+	}
+	for _, p := range []*Problem{
+		checkRecursion(htmlNames, htmlLookup), checkRecursion(textNames, textLookup(t)),
+		checkKeptParts(htmlTrees, htmlLookup), checkKeptParts(textTrees, textLookup(t)),
+	} {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// checkKeptParts refuses a kept part (product-card, or a template named in
+// {{storePart "NAME" .}}) that calls card or storePart, itself or through a
+// template it includes: rendering it would call itself without end, and
+// Go's stack overflow ends the process rather than failing one message.
+// It returns nil, or a problem naming the part and the file defining it.
+func checkKeptParts(trees []*parse.Tree, lookup func(string) *parse.Tree) *Problem {
+	parts := []string{"product-card"}
+	for _, t := range trees {
+		if t == nil {
+			continue
+		}
+		visit(t.Root, func(n parse.Node) {
+			cmd, ok := n.(*parse.CommandNode)
+			if !ok || len(cmd.Args) < 2 {
+				return
+			}
+			if id, ok := cmd.Args[0].(*parse.IdentifierNode); ok && id.Ident == "storePart" {
+				if s, ok := cmd.Args[1].(*parse.StringNode); ok {
+					parts = append(parts, s.Text)
+				}
+			}
+		})
+	}
+	for _, p := range parts {
+		if fn, at := callsPart(lookup, p, map[string]bool{}); fn != "" {
+			return problemAt(at, p, "calls "+fn+": a part rendered once and kept (product-card, or a storePart template) cannot call card or storePart")
+		}
+	}
+	return nil
+}
+
+// callsPart returns "card" or "storePart" if template name calls it,
+// itself or through the templates it includes, and where; "" if not.
+func callsPart(lookup func(string) *parse.Tree, name string, seen map[string]bool) (string, nodeAt) {
+	t := lookup(name)
+	if seen[name] || t == nil {
+		return "", nodeAt{}
+	}
+	seen[name] = true
+	found, at := "", nodeAt{}
+	visit(t.Root, func(n parse.Node) {
+		if found != "" {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.IdentifierNode:
+			if n.Ident == "card" || n.Ident == "storePart" {
+				found, at = n.Ident, nodeAt{t, n}
+			}
+		case *parse.TemplateNode:
+			found, at = callsPart(lookup, n.Name, seen)
+		}
+	})
+	return found, at
+}
+
+// checkRecursion refuses a template that calls itself, directly or
+// through others: email data has no depth to stop it, so html/template
+// would stop it only at a depth of 100,000, after seconds and hundreds of
+// megabytes, for every message.
+func checkRecursion(names []string, lookup func(string) *parse.Tree) *Problem {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	var found *Problem
+	var dfs func(name string, path []string)
+	dfs = func(name string, path []string) {
+		t := lookup(name)
+		if t == nil || found != nil {
+			return
+		}
+		state[name] = open
+		path = append(path, name)
+		visit(t.Root, func(n parse.Node) {
+			call, ok := n.(*parse.TemplateNode)
+			if !ok || found != nil {
+				return
+			}
+			switch state[call.Name] {
+			case open:
+				loop := append(path[slices.Index(path, call.Name):], call.Name)
+				found = problemAt(nodeAt{t, call}, name, "calls itself ("+strings.Join(loop, " → ")+
+					"): a template cannot call itself")
+			case unseen:
+				dfs(call.Name, path)
+			}
+		})
+		state[name] = done
+	}
+	for _, name := range names {
+		if state[name] == unseen {
+			dfs(name, nil)
+		}
+	}
+	return found
+}
+
+// nodeAt is a node and the tree it is in, for its file and line.
+type nodeAt struct {
+	tree *parse.Tree
+	node parse.Node
+}
+
+// problemAt is a Problem at a node: its file, line and the template.
+func problemAt(at nodeAt, field, message string) *Problem {
+	p := &Problem{Field: field, Message: message}
+	if at.tree == nil {
+		return p
+	}
+	p.File = at.tree.ParseName
+	if loc, _ := at.tree.ErrorContext(at.node); loc != "" {
+		// loc is "file:line:column".
+		parts := strings.Split(loc, ":")
+		if len(parts) >= 3 {
+			p.Line, _ = strconv.Atoi(parts[len(parts)-2])
+		}
+	}
+	return p
+}
+
+// visit calls f with n and every node under it.
+func visit(n parse.Node, f func(parse.Node)) {
+	f(n)
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				visit(c, f)
+			}
+		}
+	case *parse.ActionNode:
+		visit(n.Pipe, f)
+	case *parse.IfNode:
+		visitBranch(&n.BranchNode, f)
+	case *parse.RangeNode:
+		visitBranch(&n.BranchNode, f)
+	case *parse.WithNode:
+		visitBranch(&n.BranchNode, f)
+	case *parse.TemplateNode:
+		visit(n.Pipe, f)
+	case *parse.PipeNode:
+		if n != nil {
+			for _, c := range n.Cmds {
+				visit(c, f)
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			visit(a, f)
+		}
+	case *parse.ChainNode:
+		visit(n.Node, f)
+	}
+}
+
+func visitBranch(b *parse.BranchNode, f func(parse.Node)) {
+	visit(b.Pipe, f)
+	visit(b.List, f)
+	visit(b.ElseList, f)
+}
