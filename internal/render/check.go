@@ -83,7 +83,7 @@ func problemFrom(err error, f *file) *Problem {
 			p.Field = he.Node.String()
 		}
 	}
-	m := templateErr.FindStringSubmatch(msg)
+	m := innermost(msg)
 	if m == nil {
 		return p
 	}
@@ -97,8 +97,22 @@ func problemFrom(err error, f *file) *Problem {
 	return p
 }
 
+// innermost matches templateErr at its last place in msg: a part rendered
+// through a function (storePart, card) fails inside the call, and the
+// innermost template error is where the author's mistake is.
+func innermost(msg string) []string {
+	for j := strings.LastIndex(msg, "template:"); j >= 0; j = strings.LastIndex(msg[:j], "template:") {
+		if m := templateErr.FindStringSubmatch(msg[j:]); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
 // Check renders every email with its SampleData and with edge cases (no
-// first name, no products, six products, long titles, hostile strings) and
+// first name, no products, no logo or preferences link, no order or
+// checkout, lines left out or without image or link, six products, long
+// titles, hostile strings) and
 // returns every problem found, as *Problem: errors with their file, line and
 // field; HTML with a <script>, an event handler or a javascript: link (an
 // escape that failed); images without alt text or width; no unsubscribe link
@@ -143,6 +157,24 @@ var checkCases = []struct {
 	{"sample", func(*Data) {}},
 	{"no first name", func(d *Data) { d.Customer.FirstName = "" }},
 	{"no products", func(d *Data) { d.Products = nil }},
+	// The branches sample data never takes: a campaign's customer may have
+	// no paid order or open checkout, a store no logo.
+	{"no logo or preferences link", func(d *Data) { d.Store.LogoURL, d.Links.Preferences = "", "" }},
+	{"no order or checkout", func(d *Data) { d.Order, d.Checkout = nil, nil }},
+	{"lines left out, without image or link", func(d *Data) {
+		for _, b := range []*int{orderMore(d), checkoutMore(d)} {
+			if b != nil {
+				*b = 3
+			}
+		}
+		for _, lines := range []*[]Line{orderLines(d), checkoutLines(d)} {
+			if lines != nil {
+				for i := range *lines {
+					(*lines)[i].ImageURL, (*lines)[i].URL = "", ""
+				}
+			}
+		}
+	}},
 	{"six products", func(d *Data) {
 		all := sampleProducts()
 		d.Products = append(all, all...)[:6]
@@ -291,4 +323,18 @@ func inspect(m Message, d Data) []*Problem {
 		}
 	}
 	return ps
+}
+
+func orderMore(d *Data) *int {
+	if d.Order == nil {
+		return nil
+	}
+	return &d.Order.More
+}
+
+func checkoutMore(d *Data) *int {
+	if d.Checkout == nil {
+		return nil
+	}
+	return &d.Checkout.More
 }

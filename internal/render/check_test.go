@@ -1,6 +1,7 @@
 package render
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,5 +72,41 @@ func TestCheckFindsProblems(t *testing.T) {
 			t.Errorf("reported twice: %v", p)
 		}
 		seen[key] = true
+	}
+}
+
+// TestCheckTakesEveryBranch: mistakes in branches the sample data does not
+// take (a store without a logo, a customer without an order) are found,
+// and a mistake in a part rendered through storePart is reported at its
+// own file and line, not at the layout's call.
+func TestCheckTakesEveryBranch(t *testing.T) {
+	t.Parallel()
+	header, err := os.ReadFile("../../templates/partials/header.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := strings.Replace(string(header), "<strong>{{.Store.Name}}</strong>", "<strong>{{.Store.Nmae}}</strong>", 1)
+	if typo == string(header) {
+		t.Fatal("header.html has no <strong>{{.Store.Name}}</strong> in its no-logo branch any more")
+	}
+	r, err := Load(writeFiles(t, map[string]string{
+		"partials/header.html": typo,
+		"win-back/body.html":   `<p>{{.Order.Number}}</p>`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logo, order bool
+	for _, e := range r.Check() {
+		p := e.(*Problem)
+		switch {
+		case p.Field == ".Store.Nmae":
+			logo = strings.HasSuffix(p.File, "partials/header.html") && p.Line == 4 && p.Case == "no logo or preferences link"
+		case p.Template == "win-back" && p.Field == ".Order.Number":
+			order = true
+		}
+	}
+	if !logo || !order {
+		t.Errorf("no-logo typo found at header.html:4: %v; unguarded .Order found: %v; problems: %v", logo, order, r.Check())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 
@@ -196,10 +197,11 @@ func load(dir string, opt loadOptions) (*Renderer, error) {
 		}
 		if p := checkSets(h, t); p != nil {
 			// A shared partial's problem is the same in every email: one
-			// line naming them all.
-			k := p.File + "\x00" + p.Field + "\x00" + p.Message
+			// problem, of no one email (Problem.Template is empty for
+			// shared files).
+			k := p.File + "\x00" + strconv.Itoa(p.Line) + "\x00" + p.Field + "\x00" + p.Message
 			if seen := keptPartProblems[k]; seen != nil {
-				seen.Template += ", " + name
+				seen.Template = ""
 			} else {
 				p.Template = name
 				keptPartProblems[k] = p
