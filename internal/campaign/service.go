@@ -38,8 +38,12 @@ type Service struct {
 	// hours is skipped (0: no cap).
 	FrequencyCapHours int
 	// BatchSize is how many recipients one send job takes; one job per
-	// recipient would cost more than the email.
+	// recipient would cost more than the email. 0: see batchSize.
 	BatchSize int
+	// RatePerSecond is the SMTP send rate limit, 0 for none
+	// (REMARKET_SMTP_RATE): behind one, jobs are smaller and may run longer
+	// (JobTimeout).
+	RatePerSecond float64
 }
 
 // CreateParams describes a new campaign.
@@ -178,16 +182,38 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 // set, else up to 400 (four claims a job: fewer jobs to fetch and count
 // done), but small enough for minJobs jobs, so that a small campaign keeps
 // every worker busy (3,000 recipients in jobs of 400 would leave half of
-// 16 workers idle), and never below a claim.
+// 16 workers idle), and not below a claim. Behind a rate limit, which the
+// workers share, a job is at most what they send in half an hour, so that
+// it ends well within JobTimeout's hour.
 func (s *Service) batchSize(queued int64) int {
 	if s.BatchSize > 0 {
 		return s.BatchSize
 	}
-	return int(min(max((queued+minJobs-1)/minJobs, claimChunk), 400))
+	size := min(max((queued+minJobs-1)/minJobs, claimChunk), 400)
+	if s.RatePerSecond > 0 {
+		size = min(size, max(int64(s.RatePerSecond*1800/EmailWorkers), 1))
+	}
+	return int(size)
 }
 
-// minJobs is twice the email workers of `remarket serve`.
-const minJobs = 32
+// EmailWorkers is how many send jobs `remarket serve` runs at once.
+const EmailWorkers = 16
+
+// minJobs is twice EmailWorkers.
+const minJobs = 2 * EmailWorkers
+
+// JobTimeout is how long a send job may run: an hour, or, behind a rate
+// limit, twice what its range takes when all the email workers share the
+// rate, if that is longer (a campaign planned by a process that did not
+// know the rate may have larger jobs).
+func (s *Service) JobTimeout(a SendBatchArgs) time.Duration {
+	t := time.Hour
+	if s.RatePerSecond > 0 {
+		n := float64(a.ToID - a.FromID + 1)
+		t = max(t, time.Duration(2*n*EmailWorkers/s.RatePerSecond*float64(time.Second)))
+	}
+	return t
+}
 
 // Cancel stops a campaign: workers check before every send, so no further
 // email goes out within moments. Rows still queued are skipped.

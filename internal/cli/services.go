@@ -50,6 +50,7 @@ func (a *app) campaignPlanner(ctx context.Context) (*campaign.Service, error) {
 		River:             client,
 		Log:               a.log,
 		FrequencyCapHours: 20,
+		RatePerSecond:     a.cfg.SMTPRatePerSecond(),
 	}
 	if a.cfg.SMTPURL != "" {
 		m, err := mailer.New(mailer.Config{URL: a.cfg.SMTPURL, Connections: 8, NoNoopRset: true, Logger: a.log,

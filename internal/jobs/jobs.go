@@ -41,10 +41,14 @@ type SendBatchWorker struct {
 	Log       *slog.Logger
 }
 
-// Timeout: River's default minute is too short for a hundred recipients
-// behind a send rate limit; each SMTP conversation has its own timeout.
-func (w *SendBatchWorker) Timeout(*river.Job[campaign.SendBatchArgs]) time.Duration {
-	return time.Hour
+// Timeout: River's default minute is too short for a batch of recipients
+// behind a send rate limit (see campaign.Service.JobTimeout); each SMTP
+// conversation has its own timeout.
+func (w *SendBatchWorker) Timeout(job *river.Job[campaign.SendBatchArgs]) time.Duration {
+	if w.Campaigns == nil {
+		return time.Hour
+	}
+	return w.Campaigns.JobTimeout(job.Args)
 }
 
 // Work sends the range; without SMTP it waits and retries later instead of

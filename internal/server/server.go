@@ -86,7 +86,7 @@ func New(p Params) (*Server, error) {
 		cfg.Queues = map[string]river.QueueConfig{
 			river.QueueDefault:  {MaxWorkers: 10},
 			ingest.QueueIngest:  {MaxWorkers: p.Workers},
-			campaign.QueueEmail: {MaxWorkers: 16},
+			campaign.QueueEmail: {MaxWorkers: campaign.EmailWorkers},
 		}
 		cfg.Workers = jobs.Workers(p.Pool, p.Campaigns, p.Logger)
 		cfg.PeriodicJobs = jobs.PeriodicJobs()
