@@ -356,17 +356,31 @@ var labelGroups = [...]struct {
 type groupScores [len(labelGroups)]float64
 
 // contributions is written out rather than looped over labelGroups' index
-// lists: it runs for every candidate of every recommendation. The sums
-// follow the lists' order, so the result is the same to the bit
-// (TestContributionsFollowGroups).
+// lists: it runs for every candidate of every recommendation. Each sum adds
+// the terms one at a time in the lists' order, as the loop did, so the
+// result is the same to the bit, also where Go fuses a multiply and an add
+// (arm64) (TestContributionsFollowGroups).
 func contributions(w, f *features) groupScores {
-	return groupScores{
-		w[fXS]*f[fXS] + w[fXSSqrt]*f[fXSSqrt] + w[fXSSeeds]*f[fXSSeeds] + w[fXSLog]*f[fXSLog],
-		w[fPeer]*f[fPeer] + w[fPeerSqrt]*f[fPeerSqrt],
-		w[fPop]*f[fPop] + w[fLog7]*f[fLog7] + w[fLog30]*f[fLog30] + w[fLogAll]*f[fLogAll] + w[fTrend]*f[fTrend],
-		w[fNew]*f[fNew] + w[fAge]*f[fAge],
-		w[fWord]*f[fWord] + w[fWordMax]*f[fWordMax] + w[fWordRec]*f[fWordRec] + w[fWordIDF]*f[fWordIDF] + w[fCat]*f[fCat],
-	}
+	var g groupScores
+	g[0] = w[fXS] * f[fXS]
+	g[0] += w[fXSSqrt] * f[fXSSqrt]
+	g[0] += w[fXSSeeds] * f[fXSSeeds]
+	g[0] += w[fXSLog] * f[fXSLog]
+	g[1] = w[fPeer] * f[fPeer]
+	g[1] += w[fPeerSqrt] * f[fPeerSqrt]
+	g[2] = w[fPop] * f[fPop]
+	g[2] += w[fLog7] * f[fLog7]
+	g[2] += w[fLog30] * f[fLog30]
+	g[2] += w[fLogAll] * f[fLogAll]
+	g[2] += w[fTrend] * f[fTrend]
+	g[3] = w[fNew] * f[fNew]
+	g[3] += w[fAge] * f[fAge]
+	g[4] = w[fWord] * f[fWord]
+	g[4] += w[fWordMax] * f[fWordMax]
+	g[4] += w[fWordRec] * f[fWordRec]
+	g[4] += w[fWordIDF] * f[fWordIDF]
+	g[4] += w[fCat] * f[fCat]
+	return g
 }
 
 // label names the component that lifts a new product most above the

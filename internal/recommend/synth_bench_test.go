@@ -56,25 +56,32 @@ func TestPeerBoundChangesNothing(t *testing.T) {
 		}
 	}
 	for name, h := range map[string]History{"small baskets": synthetic(5000), "varied baskets": varied} {
-		m := Train(h, Options{})
-		custs := customerIDs(h)
-		picks := func() []string {
-			var out []string
-			for _, c := range custs {
-				ps, err := m.Recommend(Request{Customer: c, K: 6})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, fmt.Sprint(ps))
+		for _, k := range []int{1, 3, 20} {
+			checkPeerBound(t, fmt.Sprintf("%s, %d peers", name, k), h, k)
+		}
+	}
+}
+
+// checkPeerBound compares every customer's picks with and without the
+// bound, for a model keeping the given number of peers.
+func checkPeerBound(t *testing.T, name string, h History, peers int) {
+	m := Train(h, Options{Peers: peers})
+	picks := func() []string {
+		var out []string
+		for _, c := range customerIDs(h) {
+			ps, err := m.Recommend(Request{Customer: c, K: 6})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return out
+			out = append(out, fmt.Sprint(ps))
 		}
-		with := picks()
-		peerBound = false
-		without := picks()
-		peerBound = true
-		if !slices.Equal(with, without) {
-			t.Errorf("%s: the bound changed picks", name)
-		}
+		return out
+	}
+	with := picks()
+	peerBound = false
+	without := picks()
+	peerBound = true
+	if !slices.Equal(with, without) {
+		t.Errorf("%s: the bound changed picks", name)
 	}
 }
