@@ -54,6 +54,9 @@ type partCache struct {
 	// executing is held (shared) while a part is rendered for the cache:
 	// html/template escapes a template the first time it runs it as a
 	// root, writing its tree, which compiling the email reads (exclusive).
+	// A kept part never renders another kept part (Load refuses it, see
+	// checkKeptParts), so one goroutine never holds it shared twice, which
+	// a waiting compile would turn into a deadlock.
 	executing sync.RWMutex
 
 	mu     sync.RWMutex

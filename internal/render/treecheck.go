@@ -44,9 +44,12 @@ func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
 
 // checkKeptParts refuses a kept part (product-card, or a template named in
 // {{storePart "NAME" .}}) that calls card or storePart, itself or through a
-// template it includes: rendering it would call itself without end, and
-// Go's stack overflow ends the process rather than failing one message.
-// It returns nil, or a problem naming the part and the file defining it.
+// template it includes. A product-card calling card renders itself without
+// end, and Go's stack overflow ends the process rather than failing one
+// message; a store part cannot call storePart usefully (its data is a
+// StoreView, not Data). And partCache's lock assumes a kept part never
+// renders another while it is being kept. It returns nil, or a problem
+// naming the part, its file and line.
 func checkKeptParts(trees []*parse.Tree, lookup func(string) *parse.Tree) *Problem {
 	parts := []string{"product-card"}
 	for _, t := range trees {
