@@ -361,26 +361,26 @@ type groupScores [len(labelGroups)]float64
 // result is the same to the bit, also where Go fuses a multiply and an add
 // (arm64) (TestContributionsFollowGroups).
 func contributions(w, f *features) groupScores {
-	var g groupScores
-	g[0] = w[fXS] * f[fXS]
-	g[0] += w[fXSSqrt] * f[fXSSqrt]
-	g[0] += w[fXSSeeds] * f[fXSSeeds]
-	g[0] += w[fXSLog] * f[fXSLog]
-	g[1] = w[fPeer] * f[fPeer]
-	g[1] += w[fPeerSqrt] * f[fPeerSqrt]
-	g[2] = w[fPop] * f[fPop]
-	g[2] += w[fLog7] * f[fLog7]
-	g[2] += w[fLog30] * f[fLog30]
-	g[2] += w[fLogAll] * f[fLogAll]
-	g[2] += w[fTrend] * f[fTrend]
-	g[3] = w[fNew] * f[fNew]
-	g[3] += w[fAge] * f[fAge]
-	g[4] = w[fWord] * f[fWord]
-	g[4] += w[fWordMax] * f[fWordMax]
-	g[4] += w[fWordRec] * f[fWordRec]
-	g[4] += w[fWordIDF] * f[fWordIDF]
-	g[4] += w[fCat] * f[fCat]
-	return g
+	return groupScores{
+		dot(w, f, fXS, fXSSqrt, fXSSeeds, fXSLog, -1),
+		dot(w, f, fPeer, fPeerSqrt, -1, -1, -1),
+		dot(w, f, fPop, fLog7, fLog30, fLogAll, fTrend),
+		dot(w, f, fNew, fAge, -1, -1, -1),
+		dot(w, f, fWord, fWordMax, fWordRec, fWordIDF, fCat),
+	}
+}
+
+// dot sums w[i]·f[i] over up to five feature indices, in order, one term
+// at a time; -1 ends the list.
+func dot(w, f *features, a, b, c, d, e int) float64 {
+	s := w[a] * f[a]
+	for _, i := range [...]int{b, c, d, e} {
+		if i < 0 {
+			break
+		}
+		s += w[i] * f[i]
+	}
+	return s
 }
 
 // label names the component that lifts a new product most above the
