@@ -295,7 +295,7 @@ type Model struct {
 // catN, and scores through touched).
 type buffers struct {
 	scratch [2]scores
-	overlap []float64
+	overlap []int32 // per customer, products in common; int32 keeps it in cache for large stores
 	peerCs  []int32 // customers sharing a product with the customer
 	peerBuf []peer  // their similarities
 	histBuf []custItem

@@ -328,7 +328,7 @@ func (q *query) peers() *scores {
 		return s
 	}
 	if len(b.overlap) < len(m.custs) {
-		b.overlap = make([]float64, len(m.custs))
+		b.overlap = make([]int32, len(m.custs))
 	}
 	overlap := b.overlap
 	touched := b.peerCs[:0]
@@ -356,7 +356,7 @@ func (q *query) peers() *scores {
 	// product count (a cache miss in a large store) is not read.
 	invSqrtNu := 1 / math.Sqrt(nu)
 	for _, v := range touched {
-		o := overlap[v]
+		o := float64(overlap[v])
 		overlap[v] = 0
 		if len(ps) == k && peerBound && o*invSqrtNu < ps[k-1].sim*(1-1e-9) {
 			continue
