@@ -280,7 +280,9 @@ func (q *query) productFeatures(f *features, p int32, in *blendInput) {
 	for _, w := range ws {
 		v := in.wordN[w] / items
 		f[fWord] += v / float64(len(ws))
-		f[fWordMax] = math.Max(f[fWordMax], v)
+		if v > f[fWordMax] { // math.Max, without its NaN and −0 cases: v ≥ 0
+			f[fWordMax] = v
+		}
 		if info.idfSum > 0 {
 			f[fWordIDF] += v * in.pop.idf[w] / info.idfSum
 		}
