@@ -310,8 +310,7 @@ func (c *compiler) command(cmd *parse.CommandNode, dot, root reflect.Type, final
 		if len(cmd.Args) > 1 || final != nil {
 			return nil, nil, errUnsupported
 		}
-		v := reflect.ValueOf(n.Text)
-		return func(reflect.Value, reflect.Value) (reflect.Value, error) { return v, nil }, stringType, nil
+		return c.arg(n, nil, dot, root)
 	}
 	return nil, nil, errUnsupported
 }
@@ -453,11 +452,8 @@ func evalAll(evs []eval, d, r reflect.Value) ([]reflect.Value, error) {
 func (c *compiler) arg(n parse.Node, want reflect.Type, dot, root reflect.Type) (eval, reflect.Type, error) {
 	switch n := n.(type) {
 	case *parse.DotNode, *parse.FieldNode, *parse.VariableNode, *parse.PipeNode, *parse.IdentifierNode:
-		cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Args: []parse.Node{n}}
-		if p, ok := n.(*parse.PipeNode); ok {
-			return c.pipe(p, dot, root)
-		}
-		return c.command(cmd, dot, root, nil, nil)
+		// An argument evaluates as a command of its own would.
+		return c.command(&parse.CommandNode{NodeType: parse.NodeCommand, Args: []parse.Node{n}}, dot, root, nil, nil)
 	case *parse.StringNode:
 		if want != nil && want.Kind() != reflect.String {
 			return nil, nil, errUnsupported

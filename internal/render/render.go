@@ -219,9 +219,7 @@ func (r *Renderer) RenderWithSubject(name string, d Data, subject string) (Messa
 
 // run executes a template with data: its program when it has one that
 // covers the data, else the template itself.
-func run(t interface {
-	Execute(io.Writer, any) error
-}, p *program, data any, size int) (string, error) {
+func run(t interface{ Execute(io.Writer, any) error }, p *program, data any, size int) (string, error) {
 	var b strings.Builder
 	b.Grow(size)
 	if p.execute(&b, data) {
@@ -241,12 +239,18 @@ func (e *email) compile(t reflect.Type) {
 	e.fastText.Store(compileProgram(e.text.Tree, t, textLookup(e.text), e.textFuncs, false))
 	e.htmlParts.executing.Lock() // no template is escaped while the trees are read
 	defer e.htmlParts.executing.Unlock()
-	e.fastHTML.Store(compileProgram(e.html.Tree, t, func(name string) *parse.Tree {
-		if x := e.html.Lookup(name); x != nil {
+	e.fastHTML.Store(compileProgram(e.html.Tree, t, htmlLookup(e.html), e.htmlFuncs, true))
+}
+
+// htmlLookup and textLookup find a template's parse tree in a set by name
+// (nil when the set has none).
+func htmlLookup(set *htmltemplate.Template) func(string) *parse.Tree {
+	return func(name string) *parse.Tree {
+		if x := set.Lookup(name); x != nil {
 			return x.Tree
 		}
 		return nil
-	}, e.htmlFuncs, true))
+	}
 }
 
 func textLookup(set *texttemplate.Template) func(string) *parse.Tree {

@@ -25,15 +25,9 @@ func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
 	}
 	slices.Sort(htmlNames) // the same problem reported whatever the map order
 	slices.Sort(textNames)
-	htmlLookup := func(name string) *parse.Tree {
-		if x := h.Lookup(name); x != nil {
-			return x.Tree
-		}
-		return nil
-	}
 	for _, p := range []*Problem{
-		checkRecursion(htmlNames, htmlLookup), checkRecursion(textNames, textLookup(t)),
-		checkKeptParts(htmlTrees, htmlLookup), checkKeptParts(textTrees, textLookup(t)),
+		checkRecursion(htmlNames, htmlLookup(h)), checkRecursion(textNames, textLookup(t)),
+		checkKeptParts(htmlTrees, htmlLookup(h)), checkKeptParts(textTrees, textLookup(t)),
 	} {
 		if p != nil {
 			return p
