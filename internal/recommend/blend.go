@@ -342,47 +342,39 @@ func logOdds(w, f *features) float64 {
 }
 
 // Feature groups, for the reason of a pick: the group that adds most to
-// its log-odds names the component.
+// its log-odds names the component. A group lists up to five features; -1
+// ends a shorter list (fixed arrays, not slices: contributions runs for
+// every candidate of every recommendation).
 var labelGroups = [...]struct {
-	idx  []int
+	idx  [5]int
 	kind string
 }{
-	{[]int{fXS, fXSSqrt, fXSSeeds, fXSLog}, CrossSell},
-	{[]int{fPeer, fPeerSqrt}, peersKind},
-	{[]int{fPop, fLog7, fLog30, fLogAll, fTrend}, Popular},
-	{[]int{fNew, fAge}, newKind},
-	{[]int{fWord, fWordMax, fWordRec, fWordIDF, fCat}, tasteKind},
+	{[5]int{fXS, fXSSqrt, fXSSeeds, fXSLog, -1}, CrossSell},
+	{[5]int{fPeer, fPeerSqrt, -1, -1, -1}, peersKind},
+	{[5]int{fPop, fLog7, fLog30, fLogAll, fTrend}, Popular},
+	{[5]int{fNew, fAge, -1, -1, -1}, newKind},
+	{[5]int{fWord, fWordMax, fWordRec, fWordIDF, fCat}, tasteKind},
 }
 
 // groupScores are the contributions of each label group to a log-odds.
 type groupScores [len(labelGroups)]float64
 
-// contributions is written out rather than looped over labelGroups' index
-// lists: it runs for every candidate of every recommendation. Each sum adds
-// the terms one at a time in the lists' order, as the loop did, so the
-// result is the same to the bit, also where Go fuses a multiply and an add
-// (arm64) (TestContributionsFollowGroups).
+// contributions sums each group's w[i]·f[i] in its list's order, one term
+// at a time (the same bits also where Go fuses a multiply and an add).
 func contributions(w, f *features) groupScores {
-	return groupScores{
-		dot(w, f, fXS, fXSSqrt, fXSSeeds, fXSLog, -1),
-		dot(w, f, fPeer, fPeerSqrt, -1, -1, -1),
-		dot(w, f, fPop, fLog7, fLog30, fLogAll, fTrend),
-		dot(w, f, fNew, fAge, -1, -1, -1),
-		dot(w, f, fWord, fWordMax, fWordRec, fWordIDF, fCat),
-	}
-}
-
-// dot sums w[i]·f[i] over up to five feature indices, in order, one term
-// at a time; -1 ends the list.
-func dot(w, f *features, a, b, c, d, e int) float64 {
-	s := w[a] * f[a]
-	for _, i := range [...]int{b, c, d, e} {
-		if i < 0 {
-			break
+	var out groupScores
+	for gi := range labelGroups {
+		idx := &labelGroups[gi].idx
+		s := w[idx[0]] * f[idx[0]]
+		for _, i := range idx[1:] {
+			if i < 0 {
+				break
+			}
+			s += w[i] * f[i]
 		}
-		s += w[i] * f[i]
+		out[gi] = s
 	}
-	return s
+	return out
 }
 
 // label names the component that lifts a new product most above the
