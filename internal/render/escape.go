@@ -28,21 +28,21 @@ var escapers = map[string]escaper{
 		if t == contentHTML {
 			return s, true
 		}
-		return htmlReplacer(s, htmlReplacementTable, true), true
+		return htmlReplacer(s, htmlReplacementTable), true
 	},
 	"_html_template_attrescaper": func(a []reflect.Value) (string, bool) {
 		s, t := stringify(a)
 		if t == contentHTML {
 			return "", false // html/template strips the tags first
 		}
-		return htmlReplacer(s, htmlReplacementTable, true), true
+		return htmlReplacer(s, htmlReplacementTable), true
 	},
 	"_html_template_rcdataescaper": func(a []reflect.Value) (string, bool) {
 		s, t := stringify(a)
 		if t == contentHTML {
-			return htmlReplacer(s, htmlNormReplacementTable, true), true
+			return htmlReplacer(s, htmlNormReplacementTable), true
 		}
-		return htmlReplacer(s, htmlReplacementTable, true), true
+		return htmlReplacer(s, htmlReplacementTable), true
 	},
 	"_html_template_commentescaper": func([]reflect.Value) (string, bool) { return "", true },
 	"_html_template_urlfilter": func(a []reflect.Value) (string, bool) {
@@ -131,8 +131,9 @@ var htmlNormReplacementTable = []string{
 	'>':  "&gt;",
 }
 
-// htmlReplacer is html/template's, for the tables above (badRunes true).
-func htmlReplacer(s string, table []string, _ bool) string {
+// htmlReplacer is html/template's with badRunes true (what every escaper
+// here passes), for the tables above.
+func htmlReplacer(s string, table []string) string {
 	written, b := 0, new(strings.Builder)
 	for i, w := 0, 0; i < len(s); i += w {
 		var r rune
