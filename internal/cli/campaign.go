@@ -520,7 +520,7 @@ func (a *app) campaignStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			waiting, err := store.CampaignJobsWaitingForSMTP(cmd.Context(), a.pool, c.ID)
+			waiting, err := store.CampaignJobsWaitingForSMTP(cmd.Context(), a.pool, campaign.SendBatchArgs{}.Kind(), c.ID)
 			if err != nil {
 				return err
 			}
@@ -568,7 +568,7 @@ func (a *app) watchCampaign(ctx context.Context, id int64) error {
 		bar.Set(p.Sent + p.Failed + p.Skipped)
 		if !noted && time.Since(started) > 5*time.Second && p.Sent+p.Failed == 0 {
 			// Nothing has gone out for a while: say so if SMTP is missing.
-			if waiting, err := store.CampaignJobsWaitingForSMTP(ctx, a.pool, id); err == nil && waiting > 0 {
+			if waiting, err := store.CampaignJobsWaitingForSMTP(ctx, a.pool, campaign.SendBatchArgs{}.Kind(), id); err == nil && waiting > 0 {
 				bar.Stop()
 				smtpNote(a.env.Stderr, waiting)
 				return fmt.Errorf("campaign %d is waiting for an SMTP server", id)

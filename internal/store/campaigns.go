@@ -178,11 +178,12 @@ func CampaignHasPending(ctx context.Context, db DB, id int64) (bool, error) {
 
 // CampaignJobsWaitingForSMTP counts the campaign's send jobs that a worker
 // put off for want of an SMTP server (they snooze, see jobs.SendBatchWorker):
-// what campaign status says when a send seems stuck.
-func CampaignJobsWaitingForSMTP(ctx context.Context, db DB, id int64) (int64, error) {
+// what campaign status says when a send seems stuck. kind is the send
+// job's River kind (campaign.SendBatchArgs owns it).
+func CampaignJobsWaitingForSMTP(ctx context.Context, db DB, kind string, id int64) (int64, error) {
 	var n int64
-	err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'campaign_send_batch' AND state = 'scheduled'
-    AND (args->>'campaign_id')::bigint = $1 AND COALESCE((metadata->>'snoozes')::int, 0) > 0`, id).Scan(&n)
+	err := db.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $2 AND state = 'scheduled'
+    AND (args->>'campaign_id')::bigint = $1 AND COALESCE((metadata->>'snoozes')::int, 0) > 0`, id, kind).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("campaign %d jobs: %w", id, err)
 	}
