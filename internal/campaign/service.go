@@ -113,17 +113,17 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 	if err != nil {
 		return Started{}, err
 	}
+	// Checked at create too; again here, before anything is written, for
+	// drafts saved before subjects were templates, or whose template
+	// changed since: a subject that fails would fail every chunk of the send.
+	if camp.Subject != "" && s.Composer != nil {
+		if err := s.Composer.Renderer.CheckSubject(camp.Template, camp.Subject); err != nil {
+			return Started{}, err
+		}
+	}
 	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
 		if err := store.CampaignSetStatus(ctx, tx, camp.ID, store.CampaignSending, store.CampaignDraft); err != nil {
 			return err
-		}
-		// Checked at create too; again here for drafts saved before
-		// subjects were templates, or whose template changed since: a
-		// subject that fails would fail every chunk of the send.
-		if camp.Subject != "" && s.Composer != nil {
-			if err := s.Composer.Renderer.CheckSubject(camp.Template, camp.Subject); err != nil {
-				return err
-			}
 		}
 		_, err := store.LedgerFill(ctx, tx, camp.ID, a)
 		return err
