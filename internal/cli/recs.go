@@ -309,6 +309,8 @@ func (a *app) evalCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := recommend.EvalParams{K: k, Options: recommend.DefaultOptions}
 			if cutoff != "" {
+				// Checked before the store is looked up, so that a typo is
+				// the first thing said; read again below in its time zone.
 				if _, err := parseDate(cutoff); err != nil {
 					return err
 				}
@@ -323,9 +325,9 @@ func (a *app) evalCmd() *cobra.Command {
 			// A cutoff without an offset is in the store's time zone, as the
 			// imported orders' times were read.
 			if cutoff != "" {
-				loc, err := time.LoadLocation(st.Timezone)
+				loc, err := storeLocation(st)
 				if err != nil {
-					loc = time.UTC
+					return err
 				}
 				if p.Cutoff, err = parseDateIn(cutoff, loc); err != nil {
 					return err
