@@ -85,7 +85,6 @@ const claimChunk = 100
 // are later marked failed as "may have been delivered": never sent twice.
 func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Campaign, rows []store.Claimed, lastAttempt bool, cancelled func() bool) error {
 	done := outcomes{written: time.Now()}
-	defer done.flush(ctx, s.DB) //nolint:errcheck // flushed explicitly below; this covers early returns
 	var todo []store.Claimed
 	var rs []Recipient
 	for _, r := range rows {
@@ -98,7 +97,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 	if len(todo) > 0 {
 		composed, err := s.Composer.ComposeMany(ctx, st, camp, rs)
 		if err != nil {
-			return s.giveBack(ctx, todo, err)
+			return s.stopChunk(ctx, &done, todo, err)
 		}
 		// The claim checked consent, suppression and the frequency cap;
 		// a chunk sent slowly (a rate limit) checks its rest again, so that
@@ -114,10 +113,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			}
 			if time.Since(checked) > waitCheck {
 				if stale, err = store.SkipReasonsNow(ctx, s.DB, customerIDs(todo[i:]), s.FrequencyCapHours); err != nil {
-					if ferr := done.flush(ctx, s.DB); ferr != nil {
-						return s.abandonChunk(ctx, &done, todo[i:], errors.Join(err, ferr))
-					}
-					return s.giveBack(ctx, todo[i:], err)
+					return s.stopChunk(ctx, &done, todo[i:], err)
 				}
 				checked = time.Now()
 			}
@@ -133,10 +129,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			if err != nil {
 				done.add(r.ID, store.SendResult{Status: "queued", Reason: "retrying: " + err.Error()})
 				s.Log.WarnContext(ctx, "send deferred", "campaign_id", camp.ID, "send_id", r.ID, "error", err)
-				if ferr := done.flush(ctx, s.DB); ferr != nil {
-					return s.abandonChunk(ctx, &done, todo[i+1:], errors.Join(err, ferr))
-				}
-				return s.giveBack(ctx, todo[i+1:], err)
+				return s.stopChunk(ctx, &done, todo[i+1:], err)
 			}
 			done.add(r.ID, res)
 			// A chunk sent slowly (a rate limit) records as it goes, so
@@ -210,6 +203,16 @@ func (o *outcomes) flush(ctx context.Context, db store.DB) error {
 	}
 	o.ids, o.rs, o.written = nil, nil, time.Now()
 	return nil
+}
+
+// stopChunk ends a chunk early for cause: the results so far are written
+// and rest goes back to the queue; if the write fails, abandonChunk gives
+// back every row not handed to the server.
+func (s *Service) stopChunk(ctx context.Context, done *outcomes, rest []store.Claimed, cause error) error {
+	if err := done.flush(ctx, s.DB); err != nil {
+		return s.abandonChunk(ctx, done, rest, errors.Join(cause, err))
+	}
+	return s.giveBack(ctx, rest, cause)
 }
 
 // abandonChunk follows a failure to record results mid-chunk: the rows
