@@ -16,11 +16,7 @@ const maxBasketLines = 12
 // checkout (abandoned-checkout). A campaign has no single triggering event,
 // so the customer's latest one stands for it.
 func (c *Composer) baskets(ctx context.Context, st store.Store, camp store.Campaign, customers []int64) (orders, checkouts map[int64]*store.Basket, err error) {
-	needOrder, needCheckout := c.Renderer.Needs(camp.Template)
-	if camp.Subject != "" {
-		o, k := c.Renderer.SubjectNeeds(camp.Subject)
-		needOrder, needCheckout = needOrder || o, needCheckout || k
-	}
+	needOrder, needCheckout := c.Renderer.Needs(camp.Template, camp.Subject)
 	if needOrder {
 		if orders, err = store.LastOrders(ctx, c.DB, st.ID, customers, maxBasketLines); err != nil {
 			return nil, nil, err

@@ -4,40 +4,63 @@ import (
 	"text/template/parse"
 )
 
-// Needs says which optional parts of Data the email name reads: the
-// triggering order (.Order) and the abandoned checkout (.Checkout). Senders
-// load those from the database only for emails that show them, so a
-// cross-sell campaign does not fetch every recipient's last order. A name
-// Names does not list needs nothing. Load works it out once per email.
-func (r *Renderer) Needs(name string) (order, checkout bool) {
-	if p := r.protos[name]; p != nil {
-		return p.needsOrder, p.needsCheckout
+// Needs says which optional parts of Data the email name reads, with
+// subject as its subject line ("" for its own subject.txt, else an
+// operator's, which replaces it): the triggering order (.Order) and the
+// abandoned checkout (.Checkout). Senders load those from the database only
+// for emails that show them, so a cross-sell campaign does not fetch every
+// recipient's last order. A name Names does not list needs nothing; a
+// subject that does not parse reads nothing. Load works out each email's
+// needs once.
+func (r *Renderer) Needs(name, subject string) (order, checkout bool) {
+	p := r.protos[name]
+	if p == nil {
+		return false, false
 	}
-	return false, false
+	s := p.subjectNeeds
+	if subject != "" {
+		s = needs{}
+		if t, err := r.subjects.get(subject, ""); err == nil {
+			s = needsOf(t.Tree)
+		}
+	}
+	return p.bodyNeeds.order || s.order, p.bodyNeeds.checkout || s.checkout
 }
 
-// findNeeds sets what Needs reports from the parse trees of e's three
-// templates and everything they include.
-func (e *email) findNeeds() {
-	var trees []*parse.Tree
-	for _, t := range e.subject.Templates() {
-		trees = append(trees, t.Tree)
-	}
-	for _, t := range e.html.Templates() {
-		trees = append(trees, t.Tree)
-	}
-	for _, t := range e.text.Templates() {
-		trees = append(trees, t.Tree)
-	}
+// needs is what templates read of the optional data.
+type needs struct{ order, checkout bool }
+
+// needsOf reads the trees for .Order and .Checkout.
+func needsOf(trees ...*parse.Tree) needs {
+	var n needs
 	for _, t := range trees {
 		if t == nil {
 			continue
 		}
 		walk(t.Root, func(field string) {
-			e.needsOrder = e.needsOrder || field == "Order"
-			e.needsCheckout = e.needsCheckout || field == "Checkout"
+			n.order = n.order || field == "Order"
+			n.checkout = n.checkout || field == "Checkout"
 		})
 	}
+	return n
+}
+
+// findNeeds sets what Needs reports from the parse trees of e's templates
+// and everything they include: the bodies apart from the subject, which an
+// operator's subject line replaces.
+func (e *email) findNeeds() {
+	var body []*parse.Tree
+	for _, t := range e.html.Templates() {
+		body = append(body, t.Tree)
+	}
+	for _, t := range e.text.Templates() {
+		body = append(body, t.Tree)
+	}
+	var subject []*parse.Tree
+	for _, t := range e.subject.Templates() {
+		subject = append(subject, t.Tree)
+	}
+	e.bodyNeeds, e.subjectNeeds = needsOf(body...), needsOf(subject...)
 }
 
 // walk calls seen with the first field of every field reference under n:

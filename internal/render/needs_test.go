@@ -14,6 +14,9 @@ func TestNeeds(t *testing.T) {
 		"note/subject.txt":  "Your order",
 		"note/body.html":    `{{$d := .}}{{$d.Order.Number}}`,
 		"note/body.txt":     `{{template "greeting" .}}`,
+		"subj/subject.txt":  "{{with .Order}}Order {{.Number}}{{end}}",
+		"subj/body.html":    "<p>Hello</p>",
+		"subj/body.txt":     "Hello",
 		"paren/subject.txt": "Yours",
 		"paren/body.html":   `{{with ($).Order}}{{.Number}}{{end}}`,
 		"paren/body.txt":    `{{(.).Checkout.URL}}`,
@@ -29,9 +32,16 @@ func TestNeeds(t *testing.T) {
 		{"thank-you", true, false}, {"replenish", true, false}, {"abandoned-checkout", false, true},
 		{"cross-sell", false, false}, {"win-back", false, false}, {"gift", false, true}, {"note", true, false}, {"paren", true, true}, {"no-such-email", false, false},
 	} {
-		order, checkout := r.Needs(c.name)
+		order, checkout := r.Needs(c.name, "")
 		if order != c.order || checkout != c.checkout {
 			t.Errorf("Needs(%q) = order %v, checkout %v; want %v, %v", c.name, order, checkout, c.order, c.checkout)
 		}
+	}
+	// An operator's subject replaces subject.txt, and what it alone read.
+	if o, c := r.Needs("subj", ""); !o || c {
+		t.Errorf(`Needs("subj", "") = %v, %v; want the order its subject.txt reads`, o, c)
+	}
+	if o, c := r.Needs("subj", "Hello"); o || c {
+		t.Errorf(`Needs("subj", "Hello") = %v, %v; want nothing`, o, c)
 	}
 }

@@ -142,7 +142,7 @@ type email struct {
 	html    *htmltemplate.Template
 	text    *texttemplate.Template
 
-	needsOrder, needsCheckout bool // see Needs; set by Load on the prototypes
+	bodyNeeds, subjectNeeds needs // see Needs; set by Load on the prototypes
 
 	// The templates compiled into programs (fast.go), once html/template
 	// has escaped them; nil until then, or where a template does not compile.

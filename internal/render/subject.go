@@ -59,21 +59,6 @@ func (r *Renderer) CheckSubject(name, text string) error {
 	return nil
 }
 
-// SubjectNeeds says whether text, an operator's subject line, reads the
-// order or the checkout (see Needs); a text that does not parse reads
-// neither.
-func (r *Renderer) SubjectNeeds(text string) (order, checkout bool) {
-	t, err := r.subjects.get(text, "")
-	if err != nil {
-		return false, false
-	}
-	walk(t.Root, func(field string) {
-		order = order || field == "Order"
-		checkout = checkout || field == "Checkout"
-	})
-	return order, checkout
-}
-
 func (s *subjects) get(text, locale string) (*texttemplate.Template, error) {
 	k := subjectKey{text, locale}
 	s.mu.RLock()

@@ -41,8 +41,8 @@ func TestOperatorSubject(t *testing.T) {
 	for text, want := range map[string][2]bool{
 		"{{with .Order}}{{.Number}}{{end}}": {true, false}, "{{$.Checkout}}": {false, true}, "hello": {false, false},
 	} {
-		if o, c := r.SubjectNeeds(text); o != want[0] || c != want[1] {
-			t.Errorf("SubjectNeeds(%q) = %v, %v; want %v", text, o, c, want)
+		if o, c := r.Needs("cross-sell", text); o != want[0] || c != want[1] {
+			t.Errorf("Needs(cross-sell, %q) = %v, %v; want %v", text, o, c, want)
 		}
 	}
 }
