@@ -3,13 +3,15 @@
 // "ssh -n" has it as standard input.
 package tty
 
-import "os"
+import (
+	"os"
+
+	"github.com/mattn/go-isatty"
+)
 
 // IsTerminal reports whether f is a terminal: it answers the terminal
-// attributes request (isatty(3)).
+// attributes request (isatty(3), through go-isatty, which the binary links
+// already).
 func IsTerminal(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	return isTerminal(f.Fd())
+	return f != nil && isatty.IsTerminal(f.Fd())
 }
