@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -85,18 +86,20 @@ func BenchmarkCampaignSend(b *testing.B) {
 	if svc.River, err = river.NewClient(riverpgxv5.New(pool), &river.Config{}); err != nil {
 		b.Fatal(err)
 	}
-	var full, plain, cpu, pgCPU float64
+	var full, plain, plainCPU, cpu, pgCPU float64
 	for range b.N {
 		// The plain loop runs before and after the campaign, and the ratio
 		// takes their mean: the machine's speed drifts during a run.
-		before := plainRate(b, svc, st, sink, sample, conns, recipients)
+		before, beforeCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
 		full, cpu, pgCPU = campaignRate(b, pool, svc, st)
-		plain = (before + plainRate(b, svc, st, sink, sample, conns, recipients)) / 2
+		after, afterCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
+		plain, plainCPU = (before+after)/2, (beforeCPU+afterCPU)/2
 	}
 	b.ReportMetric(full, "emails/s")
 	b.ReportMetric(plain, "plain-go-mail/s")
 	b.ReportMetric(full/plain, "ratio")
 	b.ReportMetric(cpu, "cpu-µs/email")
+	b.ReportMetric(plainCPU, "plain-cpu-µs/email")
 	if pgCPU >= 0 {
 		b.ReportMetric(pgCPU, "pg-cpu-µs/email")
 	}
@@ -192,6 +195,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer profileCampaign(b)()
 	pg0, pgOK := postgresCPU()
 	cpu0, start := cpuTime(), time.Now()
 	for {
@@ -218,8 +222,9 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 }
 
 // plainRate sends one pre-rendered message n times with go-mail directly,
-// over conns connections with the same options the mailer uses.
-func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns, n int) float64 {
+// over conns connections with the same options the mailer uses, and
+// returns messages per second and this process's CPU time per message.
+func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns, n int) (perSecond, cpuMicros float64) {
 	cu, err := store.CustomerFind(context.Background(), svc.DB, st.ID, sample)
 	if err != nil {
 		b.Fatal(err)
@@ -246,7 +251,7 @@ func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsi
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	settle(b, svc.DB) // as before the campaign's clock
-	start := time.Now()
+	cpu0, start := cpuTime(), time.Now()
 	for w := range conns {
 		wg.Add(1)
 		go func() {
@@ -265,7 +270,8 @@ func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsi
 		}()
 	}
 	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
+	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	return float64(n) / elapsed.Seconds(), float64(cpu.Microseconds()) / float64(n)
 }
 
 // settle collects garbage, as testing.B does before a benchmark, and
@@ -275,6 +281,29 @@ func settle(b *testing.B, db store.DB) {
 	runtime.GC()
 	if _, err := db.Exec(context.Background(), "CHECKPOINT"); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// profileCampaign writes a CPU profile of the campaign's send alone to
+// $REMARKET_BENCH_CPUPROFILE when it is set (go test's -cpuprofile would
+// take in the seeding and the plain loops too), and returns its stop.
+func profileCampaign(b *testing.B) func() {
+	path := os.Getenv("REMARKET_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
 
