@@ -81,18 +81,23 @@ func BenchmarkCampaignSend(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := &campaign.Service{DB: pool, Sender: m, Log: slog.New(slog.DiscardHandler),
+	svc := &campaign.Service{DB: pool, Sender: m, Log: slog.New(slog.DiscardHandler), FrequencyCapHours: 20,
 		Composer: &campaign.Composer{DB: pool, Renderer: r, Links: track.NewSigner("bench-secret-bench"),
 			PublicURL: "https://remarket.bench", Recs: &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: time.Minute}}}
 	if svc.River, err = river.NewClient(riverpgxv5.New(pool), &river.Config{}); err != nil {
 		b.Fatal(err)
+	}
+	// The production frequency cap (20 hours): a second campaign in the same
+	// run would find every customer capped.
+	if b.N > 1 {
+		b.Fatalf("b.N is %d: this benchmark sends one campaign per run, use -benchtime 1x", b.N)
 	}
 	var full, plain, plainCPU, cpu, pgCPU float64
 	for range b.N {
 		// The plain loop runs before and after the campaign, and the ratio
 		// takes their mean: the machine's speed drifts during a run.
 		before, beforeCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
-		full, cpu, pgCPU = campaignRate(b, pool, svc, st, sample, conns)
+		full, cpu, pgCPU = campaignRate(b, pool, svc, st, sink, sample, conns)
 		after, afterCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
 		plain, plainCPU = (before+after)/2, (beforeCPU+afterCPU)/2
 	}
@@ -165,7 +170,7 @@ func seedCustomers(b *testing.B, db store.DB, storeID int64, n int) {
 // campaignRate sends a campaign to every seeded customer and returns
 // emails per second, this process's CPU time per email and PostgreSQL's
 // (-1 where it cannot be read).
-func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Store, sample string, conns int) (perSecond, cpuMicros, pgMicros float64) {
+func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns int) (perSecond, cpuMicros, pgMicros float64) {
 	ctx := context.Background()
 	c, err := svc.Create(ctx, st, campaign.CreateParams{Name: "bench", Template: "cross-sell", Segment: "orders>=1", K: 4})
 	if err != nil {
@@ -188,18 +193,18 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	}
 	defer srv.Shutdown(ctx)            //nolint:errcheck
 	time.Sleep(500 * time.Millisecond) // River elects its leader and starts fetching
-	warm(b, svc, st, sample, conns)
+	warm(b, svc, st, sink, sample, conns)
 	// The garbage and the dirty pages of what ran before (seeding, the plain
 	// loop) are not this send's: collected and checkpointed before Start,
 	// since the running workers take the jobs as soon as they are in.
 	settle(b, db)
 	res, err := svc.Start(ctx, st, c)
+	cpu0, start := cpuTime(), time.Now() // at once: the workers take the jobs as Start queues them
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer profileCampaign(b)()
 	pg0, pgOK := postgresCPU()
-	cpu0, start := cpuTime(), time.Now()
+	defer profileCampaign(b)()
 	for {
 		cur, err := store.CampaignGet(ctx, db, c.ID)
 		if err != nil {
@@ -217,7 +222,13 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	if err != nil || done.FinishedAt == nil {
 		b.Fatalf("campaign %d not finished: %v", c.ID, err)
 	}
+	// finished_at is PostgreSQL's clock; start is this machine's, which the
+	// benchmark's local server shares. A server elsewhere, or a clock
+	// stepped during the run, would show here.
 	elapsed := done.FinishedAt.Sub(start)
+	if elapsed <= 0 || elapsed > time.Since(start) {
+		b.Fatalf("finished_at %s is outside this run (started %s): is PostgreSQL on another machine?", done.FinishedAt, start)
+	}
 	pg1, _ := postgresCPU()
 	p, _ := store.CampaignProgress(ctx, db, c.ID)
 	if p.Sent != res.Queued {
@@ -236,7 +247,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 // PostgreSQL connections its workers use (pgxpool keeps an idle one for
 // half an hour). Otherwise the campaign's clock counted 16 SMTP dials and
 // a dozen new PostgreSQL backends that the plain loop's did not.
-func warm(b *testing.B, svc *campaign.Service, st store.Store, sample string, conns int) {
+func warm(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns int) {
 	ctx := context.Background()
 	cu, err := store.CustomerFind(ctx, svc.DB, st.ID, sample)
 	if err != nil {
@@ -246,45 +257,60 @@ func warm(b *testing.B, svc *campaign.Service, st store.Store, sample string, co
 	if err != nil {
 		b.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for range conns { // at once, so that each needs its own connection
-		wg.Go(func() {
-			if _, err := svc.Sender.Send(ctx, comp.Message); err != nil {
-				b.Error(err)
-			}
-		})
-	}
-	held := make([]*pgxpool.Conn, campaign.EmailWorkers+4) // the workers, River and the poll
-	for i := range held {
-		if held[i], err = svc.DB.Acquire(ctx); err != nil {
+	// Rounds of conns sends at once, until the mailer holds conns
+	// connections: a send that ends early can hand its connection to
+	// another of the round. The plain loop has closed its own by now.
+	for round := 0; sink.Open() < conns; round++ {
+		if round == 50 {
+			b.Fatalf("the mailer opened %d of %d connections", sink.Open(), conns)
+		}
+		errs := make([]error, conns)
+		var wg sync.WaitGroup
+		for i := range conns {
+			wg.Go(func() { _, errs[i] = svc.Sender.Send(ctx, comp.Message) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			b.Fatal(err)
 		}
-		warmStatements(b, held[i])
 	}
-	for _, c := range held {
-		c.Release()
+	held := make([]*pgxpool.Conn, 0, campaign.EmailWorkers+4) // the workers, River and the poll
+	defer func() {
+		for _, c := range held { // before any Fatal: the pool's Close waits for them
+			c.Release()
+		}
+	}()
+	for range cap(held) {
+		c, err := svc.DB.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		held = append(held, c)
+		if err := warmStatements(c, svc.FrequencyCapHours); err != nil {
+			b.Fatal(err)
+		}
 	}
-	wg.Wait()
 }
 
 // warmStatements runs the send path's statements once on a connection,
 // with ids that match nothing: a serving process's connections have
 // prepared them and loaded the tables' catalog entries in sending before.
-func warmStatements(b *testing.B, db store.DB) {
+func warmStatements(db store.DB, capHours int) error {
 	ctx := context.Background()
 	none := []int64{-1}
 	_, err1 := store.CampaignGet(ctx, db, -1)
 	_, err2 := store.StoreFind(ctx, db, "-1")
 	_, err3 := store.SendsAbandon(ctx, db, -1, -1, -1, time.Minute)
-	_, err4 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, 0)
+	_, err4 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, capHours)
 	_, err5 := store.RecentlyRecommendedMany(ctx, db, none, 30)
 	_, err6 := store.ProductsByID(ctx, db, none)
 	err7 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
 	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			b.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 // plainRate sends one pre-rendered message n times with go-mail directly,
@@ -301,6 +327,7 @@ func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsi
 	}
 	host, portText, _ := net.SplitHostPort(sink.Addr())
 	port, _ := strconv.Atoi(portText)
+	open0 := sink.Open()
 	clients := make([]*mail.Client, conns)
 	for i := range clients {
 		c, err := mail.NewClient(host, mail.WithTLSPolicy(mail.NoTLS), mail.WithPort(port), mail.WithoutNoop(), mail.WithoutRset(),
@@ -337,6 +364,16 @@ func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsi
 	}
 	wg.Wait()
 	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	// Hang up, and wait for the server to see it, so that the sink's count
+	// of open connections is the mailer's again (see warm).
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	for t := time.Now(); sink.Open() > open0; time.Sleep(time.Millisecond) {
+		if time.Since(t) > 5*time.Second {
+			b.Fatalf("the sink still holds %d connections of the plain loop", sink.Open()-open0)
+		}
+	}
 	return float64(n) / elapsed.Seconds(), float64(cpu.Microseconds()) / float64(n)
 }
 
