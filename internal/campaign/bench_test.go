@@ -92,13 +92,14 @@ func BenchmarkCampaignSend(b *testing.B) {
 	if b.N > 1 {
 		b.Fatalf("b.N is %d: this benchmark sends one campaign per run, use -benchtime 1x", b.N)
 	}
+	msg := sampleMessage(b, svc, st, sample)
 	var full, plain, plainCPU, cpu, pgCPU float64
 	for range b.N {
 		// The plain loop runs before and after the campaign, and the ratio
 		// takes their mean: the machine's speed drifts during a run.
-		before, beforeCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
-		full, cpu, pgCPU = campaignRate(b, pool, svc, st, sink, sample, conns)
-		after, afterCPU := plainRate(b, svc, st, sink, sample, conns, recipients)
+		before, beforeCPU := plainRate(b, svc, sink, msg, conns, recipients)
+		full, cpu, pgCPU = campaignRate(b, pool, svc, st, sink, msg, conns)
+		after, afterCPU := plainRate(b, svc, sink, msg, conns, recipients)
 		plain, plainCPU = (before+after)/2, (beforeCPU+afterCPU)/2
 	}
 	b.ReportMetric(full, "emails/s")
@@ -170,7 +171,7 @@ func seedCustomers(b *testing.B, db store.DB, storeID int64, n int) {
 // campaignRate sends a campaign to every seeded customer and returns
 // emails per second, this process's CPU time per email and PostgreSQL's
 // (-1 where it cannot be read).
-func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns int) (perSecond, cpuMicros, pgMicros float64) {
+func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, msg mailer.Message, conns int) (perSecond, cpuMicros, pgMicros float64) {
 	ctx := context.Background()
 	c, err := svc.Create(ctx, st, campaign.CreateParams{Name: "bench", Template: "cross-sell", Segment: "orders>=1", K: 4})
 	if err != nil {
@@ -193,7 +194,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	}
 	defer srv.Shutdown(ctx)            //nolint:errcheck
 	time.Sleep(500 * time.Millisecond) // River elects its leader and starts fetching
-	warm(b, svc, st, sink, sample, conns)
+	warm(b, svc, sink, msg, conns)
 	// The garbage and the dirty pages of what ran before (seeding, the plain
 	// loop) are not this send's: collected and checkpointed before Start,
 	// since the running workers take the jobs as soon as they are in.
@@ -247,16 +248,8 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 // PostgreSQL connections its workers use (pgxpool keeps an idle one for
 // half an hour). Otherwise the campaign's clock counted 16 SMTP dials and
 // a dozen new PostgreSQL backends that the plain loop's did not.
-func warm(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns int) {
+func warm(b *testing.B, svc *campaign.Service, sink *smtpsink.Sink, msg mailer.Message, conns int) {
 	ctx := context.Background()
-	cu, err := store.CustomerFind(ctx, svc.DB, st.ID, sample)
-	if err != nil {
-		b.Fatal(err)
-	}
-	comp, err := svc.Composer.Compose(ctx, st, store.Campaign{ID: 1, Template: "cross-sell", Strategy: "blend", K: 4}, cu, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	// Rounds of conns sends at once, until the mailer holds conns
 	// connections: a send that ends early can hand its connection to
 	// another of the round. The plain loop has closed its own by now.
@@ -267,7 +260,7 @@ func warm(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Si
 		errs := make([]error, conns)
 		var wg sync.WaitGroup
 		for i := range conns {
-			wg.Go(func() { _, errs[i] = svc.Sender.Send(ctx, comp.Message) })
+			wg.Go(func() { _, errs[i] = svc.Sender.Send(ctx, msg) })
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
@@ -313,18 +306,25 @@ func warmStatements(db store.DB, capHours int) error {
 	return nil
 }
 
+// sampleMessage is the campaign's email for one customer, as the plain
+// loop sends it and the warm-up opens connections with.
+func sampleMessage(b *testing.B, svc *campaign.Service, st store.Store, sample string) mailer.Message {
+	ctx := context.Background()
+	cu, err := store.CustomerFind(ctx, svc.DB, st.ID, sample)
+	if err != nil {
+		b.Fatal(err)
+	}
+	comp, err := svc.Composer.Compose(ctx, st, store.Campaign{ID: 1, Template: "cross-sell", Strategy: "blend", K: 4}, cu, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return comp.Message
+}
+
 // plainRate sends one pre-rendered message n times with go-mail directly,
 // over conns connections with the same options the mailer uses, and
 // returns messages per second and this process's CPU time per message.
-func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsink.Sink, sample string, conns, n int) (perSecond, cpuMicros float64) {
-	cu, err := store.CustomerFind(context.Background(), svc.DB, st.ID, sample)
-	if err != nil {
-		b.Fatal(err)
-	}
-	comp, err := svc.Composer.Compose(context.Background(), st, store.Campaign{ID: 1, Template: "cross-sell", Strategy: "blend", K: 4}, cu, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+func plainRate(b *testing.B, svc *campaign.Service, sink *smtpsink.Sink, msg mailer.Message, conns, n int) (perSecond, cpuMicros float64) {
 	host, portText, _ := net.SplitHostPort(sink.Addr())
 	port, _ := strconv.Atoi(portText)
 	open0 := sink.Open()
@@ -350,13 +350,13 @@ func plainRate(b *testing.B, svc *campaign.Service, st store.Store, sink *smtpsi
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) {
-				msg := mail.NewMsg()
-				_ = msg.From(comp.Message.From)
-				_ = msg.To(comp.Message.To)
-				msg.Subject(comp.Message.Subject)
-				msg.SetBodyString(mail.TypeTextPlain, comp.Message.Text)
-				msg.AddAlternativeString(mail.TypeTextHTML, comp.Message.HTML)
-				if err := clients[w].Send(msg); err != nil {
+				m := mail.NewMsg()
+				_ = m.From(msg.From)
+				_ = m.To(msg.To)
+				m.Subject(msg.Subject)
+				m.SetBodyString(mail.TypeTextPlain, msg.Text)
+				m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+				if err := clients[w].Send(m); err != nil {
 					panic(err)
 				}
 			}
