@@ -40,12 +40,11 @@ SELECT $1, 'c' || i, 'c' || i || '@example.com', 'subscribed' FROM generate_seri
 		b.Fatal(err)
 	}
 	campaign := func() int64 {
-		var id int64
-		if err := pool.QueryRow(ctx, `INSERT INTO campaigns (store_id, name, template, segment) VALUES ($1, 'fill', 'cross-sell', 'all')
-RETURNING id`, st.ID).Scan(&id); err != nil {
+		c, err := store.CampaignInsert(ctx, pool, store.Campaign{StoreID: st.ID, Name: "fill", Template: "cross-sell", Strategy: "blend", K: 6, Segment: "all"})
+		if err != nil {
 			b.Fatal(err)
 		}
-		return id
+		return c.ID
 	}
 	var fill, plain float64
 	for b.Loop() {
