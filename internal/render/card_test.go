@@ -81,6 +81,8 @@ func TestLoadRefusesRecursion(t *testing.T) {
 			"partials/greeting.html:2: greeting: calls itself (greeting → greeting)"},
 		"the product card, through another": {map[string]string{"partials/products.txt": `{{define "product-card"}}{{template "inner" .}}{{end}}` +
 			`{{define "inner"}}{{template "product-card" .}}{{end}}`}, "calls itself (inner → product-card → inner)"},
+		"a subject": {map[string]string{"cross-sell/subject.txt": `{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}`},
+			"cross-sell/subject.txt:1: x: calls itself (x → x)"},
 	} {
 		_, err := Load(writeFiles(t, c.files))
 		if err == nil || !strings.Contains(err.Error(), c.at) || !strings.Contains(err.Error(), "cannot call itself") {

@@ -195,7 +195,7 @@ func load(dir string, opt loadOptions) (*Renderer, error) {
 		if err := addText(t, bodyText, bodyText.src, "content"); err != nil {
 			fail(bodyText, err)
 		}
-		if p := checkSets(h, t); p != nil {
+		if p := checkSets(subject, h, t); p != nil {
 			// A shared partial's problem is the same in every email: one
 			// problem, of no one email (Problem.Template is empty for
 			// shared files).

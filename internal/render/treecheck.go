@@ -12,21 +12,19 @@ import (
 	"text/template/parse"
 )
 
-// checkSets runs checkRecursion and checkKeptParts on an email's HTML and
-// text templates: the first problem found, or nil.
-func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
-	var htmlNames, textNames []string
-	var htmlTrees, textTrees []*parse.Tree
-	for _, x := range h.Templates() {
-		htmlNames, htmlTrees = append(htmlNames, x.Name()), append(htmlTrees, x.Tree)
+// checkSets runs checkRecursion on an email's subject, HTML and text
+// templates, and checkKeptParts on the HTML and text: the first problem
+// found, or nil.
+func checkSets(subject *texttemplate.Template, h *htmltemplate.Template, t *texttemplate.Template) *Problem {
+	htmlNames, htmlTrees := sortedTrees(h.Templates(), (*htmltemplate.Template).Name, func(x *htmltemplate.Template) *parse.Tree { return x.Tree })
+	textNames, textTrees := sortedTrees(t.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
+	var subjectProblem *Problem // none to look for if subject.txt did not parse
+	if subject != nil {
+		names, _ := sortedTrees(subject.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
+		subjectProblem = checkRecursion(names, textLookup(subject))
 	}
-	for _, x := range t.Templates() {
-		textNames, textTrees = append(textNames, x.Name()), append(textTrees, x.Tree)
-	}
-	slices.Sort(htmlNames) // the same problem reported whatever the map order
-	slices.Sort(textNames)
 	for _, p := range []*Problem{
-		checkRecursion(htmlNames, htmlLookup(h)), checkRecursion(textNames, textLookup(t)),
+		subjectProblem, checkRecursion(htmlNames, htmlLookup(h)), checkRecursion(textNames, textLookup(t)),
 		checkKeptParts(htmlTrees, htmlLookup(h)), checkKeptParts(textTrees, textLookup(t)),
 	} {
 		if p != nil {
@@ -34,6 +32,17 @@ func checkSets(h *htmltemplate.Template, t *texttemplate.Template) *Problem {
 		}
 	}
 	return nil
+}
+
+// sortedTrees returns a set's template names, sorted so that the same
+// problem is reported whatever the map order, and their trees.
+func sortedTrees[T any](set []T, name func(T) string, tree func(T) *parse.Tree) ([]string, []*parse.Tree) {
+	slices.SortFunc(set, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+	names, trees := make([]string, len(set)), make([]*parse.Tree, len(set))
+	for i, x := range set {
+		names[i], trees[i] = name(x), tree(x)
+	}
+	return names, trees
 }
 
 // checkKeptParts refuses a kept part (product-card, or a template named in
