@@ -24,8 +24,9 @@ const (
 )
 
 // skipReasonSQL says why customer c must not get marketing email now, or
-// the empty string. It is the one rule, used to plan a campaign and again
-// right before each send. $1 is the frequency cap in hours (0: none).
+// the empty string. It is the one rule (skipReasonCase and mailedWithin),
+// used to plan a campaign, in its audience-wide form audienceReasonSQL, and
+// again right before each send. $1 is the frequency cap in hours (0: none).
 var skipReasonSQL = skipReason("$1")
 
 // skipReason is skipReasonSQL with the cap in another placeholder. It looks
@@ -33,8 +34,13 @@ var skipReasonSQL = skipReason("$1")
 // time: the claim of a chunk, the re-check of one customer.
 func skipReason(capHours string) string {
 	return skipReasonCase(`EXISTS (SELECT 1 FROM suppressions s WHERE s.store_id = c.store_id AND s.email = c.email)`,
-		capHours+` > 0 AND EXISTS (SELECT 1 FROM sends x WHERE x.customer_id = c.id AND x.status IN ('sent', 'sending')
-        AND x.sent_at > now() - make_interval(hours => `+capHours+`))`)
+		`EXISTS (SELECT 1 FROM sends WHERE customer_id = c.id AND `+mailedWithin(capHours)+`)`)
+}
+
+// mailedWithin holds for a ledger row sent within the frequency cap, and
+// for none when the cap is 0.
+func mailedWithin(capHours string) string {
+	return capHours + ` > 0 AND status IN ('sent', 'sending') AND sent_at > now() - make_interval(hours => ` + capHours + `)`
 }
 
 // skipReasonCase is the rule, given the conditions that say a customer is
@@ -66,8 +72,10 @@ func (a Audience) args(extra ...any) []any {
 	return append(append([]any{a.FrequencyCapHour, a.StoreID}, a.Args...), extra...)
 }
 
-func (a Audience) query(cols string) string {
-	return `SELECT ` + cols + ` FROM customers c WHERE c.store_id = $2 AND (` + a.Where + `)`
+func (a Audience) query(cols string) string { return a.queryJoined(cols, "") }
+
+func (a Audience) queryJoined(cols, joins string) string {
+	return `SELECT ` + cols + ` FROM customers c` + joins + ` WHERE c.store_id = $2 AND (` + a.Where + `)`
 }
 
 // queryWithReason is query joined to what audienceReasonSQL reads: the
@@ -78,11 +86,10 @@ func (a Audience) query(cols string) string {
 // being inserted again and again (18 s, growing with the square of the
 // audience), and 200,000 did not finish in 11 minutes.
 func (a Audience) queryWithReason(cols string) string {
-	return `SELECT ` + cols + ` FROM customers c
+	return a.queryJoined(cols, `
 LEFT JOIN suppressions supp ON supp.store_id = c.store_id AND supp.email = c.email
-LEFT JOIN (SELECT DISTINCT customer_id FROM sends WHERE $1 > 0 AND status IN ('sent', 'sending')
-    AND sent_at > now() - make_interval(hours => $1)) capd ON capd.customer_id = c.id
-WHERE c.store_id = $2 AND (` + a.Where + `)`
+LEFT JOIN (SELECT DISTINCT customer_id FROM sends WHERE store_id = $2 AND `+mailedWithin("$1")+`) capd ON capd.customer_id = c.id
+`)
 }
 
 // AudienceCount returns how many customers the segment holds and how many of
