@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 
@@ -71,8 +72,13 @@ func (a *API) unsubscribeToken(w http.ResponseWriter, r *http.Request) (track.To
 		return tok, store.Store{}, false
 	}
 	st, err := store.StoreGet(r.Context(), a.DB, tok.StoreID)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		page(w, http.StatusNotFound, pageData{Title: "This link is not valid", Store: "this shop"})
+		return tok, store.Store{}, false
+	case err != nil: // the database, not the link: the customer can try again
+		a.Log.ErrorContext(r.Context(), "unsubscribe: find store", "store_id", tok.StoreID, "error", err)
+		reply(w, http.StatusServiceUnavailable, "could not unsubscribe just now, please try again")
 		return tok, store.Store{}, false
 	}
 	return tok, st, true
