@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remarket/remarket/internal/importer"
-	"github.com/remarket/remarket/internal/store"
 )
 
 func (a *app) importCmd() *cobra.Command {
@@ -33,11 +32,8 @@ func (a *app) importCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			loc, err := storeLocation(st)
-			if err != nil {
-				return err
-			}
-			p := importer.Params{StoreID: st.ID, Format: format, Paths: args, Location: loc, Currency: st.Currency}
+			// The importer reads the store's time zone and currency itself.
+			p := importer.Params{StoreID: st.ID, Format: format, Paths: args}
 			if !quiet {
 				p.Progress = a.env.Stderr
 			}
@@ -84,14 +80,4 @@ func printImportSummary(a *app, s importer.Summary) {
 		// An import writes orders in bulk, past the per-order statistics updates.
 		fmt.Fprintln(a.env.Stdout, "next: remarket recs rebuild --store STORE, to count these orders in the product statistics and the model")
 	}
-}
-
-// storeLocation is the store's time zone, in which times without an offset
-// (imported orders, --cutoff) are read.
-func storeLocation(st store.Store) (*time.Location, error) {
-	loc, err := time.LoadLocation(st.Timezone)
-	if err != nil {
-		return nil, fmt.Errorf("store time zone: %w", err)
-	}
-	return loc, nil
 }

@@ -325,9 +325,9 @@ func (a *app) evalCmd() *cobra.Command {
 			// A cutoff without an offset is in the store's time zone, as the
 			// imported orders' times were read.
 			if cutoff != "" {
-				loc, err := storeLocation(st)
+				loc, err := time.LoadLocation(st.Timezone)
 				if err != nil {
-					return err
+					return fmt.Errorf("store time zone: %w", err)
 				}
 				if p.Cutoff, err = parseDateIn(cutoff, loc); err != nil {
 					return err
