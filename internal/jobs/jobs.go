@@ -103,10 +103,11 @@ func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[ingest.Deliver
 	// all the writes again only to roll them back (one query, and only for
 	// such jobs; the first try learns it from the statistics update).
 	if snoozed(job.Metadata) {
-		if busy, err := store.StatsRebuildingFor(ctx, w.Pool, ids); err != nil || busy {
-			if err != nil {
-				return err
-			}
+		busy, err := store.StatsRebuildingFor(ctx, w.Pool, ids)
+		if err != nil {
+			return err
+		}
+		if busy {
 			return river.JobSnooze(statsRebuildSnooze)
 		}
 	}
