@@ -295,10 +295,9 @@ func warmStatements(db store.DB, capHours int) error {
 	_, err2 := store.StoreFind(ctx, db, "-1")
 	_, err3 := store.SendsAbandon(ctx, db, -1, -1, -1, time.Minute)
 	_, err4 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, capHours)
-	_, err5 := store.RecentlyRecommendedMany(ctx, db, none, 30)
-	_, err6 := store.ProductsByID(ctx, db, none)
-	err7 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
-	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
+	_, err5 := store.ProductsByID(ctx, db, none)
+	err6 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
+	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

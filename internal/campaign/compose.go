@@ -52,21 +52,27 @@ type Composed struct {
 type Recipient struct {
 	Customer store.Customer
 	SendID   int64
+	// Recent lists the products sent to the customer within
+	// store.RecentDays when RecentKnown (a claim reads them); else
+	// ComposeMany reads them.
+	Recent      []int64
+	RecentKnown bool
 }
 
 // Compose renders camp's email for one customer.
 func (c *Composer) Compose(ctx context.Context, st store.Store, camp store.Campaign, cu store.Customer, sendID int64) (Composed, error) {
-	out, err := c.ComposeMany(ctx, st, camp, []Recipient{{cu, sendID}})
+	out, err := c.ComposeMany(ctx, st, camp, []Recipient{{Customer: cu, SendID: sendID}})
 	if err != nil {
 		return Composed{}, err
 	}
 	return out[0], nil
 }
 
-// ComposeMany renders camp's email for several customers with three
-// queries in all: what each was recommended lately, then, after the
-// in-memory recommendations, the products they name; and one more for each
-// of the latest order and abandoned checkout when the template shows them.
+// ComposeMany renders camp's email for several customers with two queries
+// in all: what each was recommended lately, unless the recipients carry it,
+// then, after the in-memory recommendations, the products they name; and
+// one more for each of the latest order and abandoned checkout when the
+// template shows them.
 func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.Campaign, rs []Recipient) ([]Composed, error) {
 	if c.Links == nil {
 		return nil, ErrNoSigner
@@ -75,14 +81,14 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 	for i, r := range rs {
 		ids[i] = r.Customer.ID
 	}
-	recent, err := store.RecentlyRecommendedMany(ctx, c.DB, ids, 30)
+	recent, err := c.recent(ctx, rs)
 	if err != nil {
 		return nil, err
 	}
 	picks := make([][]recommend.Pick, len(rs))
 	var productIDs []int64
 	for i, r := range rs {
-		picks[i], err = c.Recs.Recommend(ctx, st.ID, recommend.Request{Customer: r.Customer.ID, Strategy: camp.Strategy, K: camp.K, RecentlySent: recent[r.Customer.ID]})
+		picks[i], err = c.Recs.Recommend(ctx, st.ID, recommend.Request{Customer: r.Customer.ID, Strategy: camp.Strategy, K: camp.K, RecentlySent: recent[i]})
 		if err != nil {
 			return nil, fmt.Errorf("recommend for customer %d: %w", r.Customer.ID, err)
 		}
@@ -112,6 +118,38 @@ func (c *Composer) ComposeMany(ctx context.Context, st store.Store, camp store.C
 			return nil, err
 		}
 		out[i] = Composed{Message: c.message(st, camp, r.Customer, r.SendID, msg, tok, data.Links.Unsubscribe, host), Products: pids}
+	}
+	return out, nil
+}
+
+// recent gives each recipient's recently recommended products, reading
+// those the recipients do not carry in one query.
+func (c *Composer) recent(ctx context.Context, rs []Recipient) ([]map[int64]bool, error) {
+	out := make([]map[int64]bool, len(rs))
+	var unknown []int64
+	for i, r := range rs {
+		if !r.RecentKnown {
+			unknown = append(unknown, r.Customer.ID)
+			continue
+		}
+		for _, p := range r.Recent {
+			if out[i] == nil {
+				out[i] = map[int64]bool{}
+			}
+			out[i][p] = true
+		}
+	}
+	if len(unknown) == 0 {
+		return out, nil
+	}
+	read, err := store.RecentlyRecommendedMany(ctx, c.DB, unknown)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rs {
+		if !r.RecentKnown {
+			out[i] = read[r.Customer.ID]
+		}
 	}
 	return out, nil
 }

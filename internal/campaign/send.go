@@ -92,7 +92,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 			done.add(r.ID, store.SendResult{Status: "skipped", Reason: r.SkipReason})
 			continue
 		}
-		todo, rs = append(todo, r), append(rs, Recipient{Customer: r.Customer, SendID: r.ID})
+		todo, rs = append(todo, r), append(rs, Recipient{Customer: r.Customer, SendID: r.ID, Recent: r.Recent, RecentKnown: true})
 	}
 	if len(todo) > 0 {
 		composed, err := s.Composer.ComposeMany(ctx, st, camp, rs)

@@ -76,7 +76,7 @@ func Picks(ctx context.Context, db store.DB, recs Recommender, storeID int64, cu
 	if err != nil {
 		return nil, err
 	}
-	recent, err := store.RecentlyRecommendedMany(ctx, db, []int64{cu.ID}, 30)
+	recent, err := store.RecentlyRecommendedMany(ctx, db, []int64{cu.ID})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -54,11 +55,22 @@ func PurchasesEach(ctx context.Context, db DB, p PurchasesParams, fn func(Purcha
 	return rows.Err()
 }
 
+// RecentDays is how far back a customer's recommendations count as recent:
+// products an email showed them within it are demoted in the next.
+const RecentDays = 30
+
+// recentSQL lists (customer_id, product) for the products sent within
+// RecentDays to the customers of the ledger rows that customers (a
+// condition on sends) selects.
+func recentSQL(customers string) string {
+	return `SELECT DISTINCT customer_id, unnest(products) AS product FROM sends
+WHERE ` + customers + ` AND status = 'sent' AND sent_at > now() - make_interval(days => ` + strconv.Itoa(RecentDays) + `)`
+}
+
 // RecentlyRecommendedMany returns, for each customer, the products sent to
-// them in the last days, so that recommendations can demote them.
-func RecentlyRecommendedMany(ctx context.Context, db DB, customerIDs []int64, days int) (map[int64]map[int64]bool, error) {
-	rows, err := db.Query(ctx, `SELECT DISTINCT customer_id, unnest(products) FROM sends
-WHERE customer_id = ANY($1) AND status = 'sent' AND sent_at > now() - make_interval(days => $2)`, customerIDs, days)
+// them within RecentDays, so that recommendations can demote them.
+func RecentlyRecommendedMany(ctx context.Context, db DB, customerIDs []int64) (map[int64]map[int64]bool, error) {
+	rows, err := db.Query(ctx, recentSQL(`customer_id = ANY($1)`), customerIDs)
 	if err != nil {
 		return nil, fmt.Errorf("recent recommendations: %w", err)
 	}

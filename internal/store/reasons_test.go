@@ -144,3 +144,46 @@ func newCampaign(t *testing.T, db store.DB, storeID int64) int64 {
 	}
 	return c.ID
 }
+
+// TestClaimReadsRecentProducts: a claim carries the products sent to each
+// customer within RecentDays, as RecentlyRecommendedMany reads them: not
+// older ones, nor those of a send that failed.
+func TestClaimReadsRecentProducts(t *testing.T) {
+	ctx := context.Background()
+	pool, st := statsStore(t)
+	var cust int64
+	if err := pool.QueryRow(ctx, `INSERT INTO customers (store_id, external_id, email, consent)
+VALUES ($1, 'a', 'a@example.com', 'subscribed') RETURNING id`, st.ID).Scan(&cust); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		status, ago string
+		products    []int64
+	}{{"sent", "2 days", []int64{1, 2}}, {"sent", "40 days", []int64{3}}, {"failed", "1 day", []int64{4}}, {"sent", "1 day", []int64{2, 5}}} {
+		camp := newCampaign(t, pool, st.ID)
+		if _, err := pool.Exec(ctx, `INSERT INTO sends (store_id, source_key, campaign_id, customer_id, status, sent_at, products)
+VALUES ($1, 'campaign:' || $2::bigint, $2, $3, $4, now() - $5::interval, $6)`, st.ID, camp, cust, s.status, s.ago, s.products); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []int64{1, 2, 5}
+	read, err := store.RecentlyRecommendedMany(ctx, pool, []int64{cust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(read[cust])); !slices.Equal(got, want) {
+		t.Errorf("RecentlyRecommendedMany: %v, want %v", got, want)
+	}
+	camp := newCampaign(t, pool, st.ID)
+	if _, err := pool.Exec(ctx, `INSERT INTO sends (store_id, source_key, campaign_id, customer_id)
+VALUES ($1, 'campaign:' || $2::bigint, $2, $3)`, st.ID, camp, cust); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := store.SendClaimMany(ctx, pool, camp, 0, math.MaxInt64, 100, 0)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v, %d rows", err, len(claimed))
+	}
+	if got := slices.Sorted(slices.Values(claimed[0].Recent)); !slices.Equal(got, want) {
+		t.Errorf("claim: recent %v, want %v", got, want)
+	}
+}

@@ -191,12 +191,17 @@ type Claimed struct {
 	Send
 	Customer   Customer
 	SkipReason string
+	Recent     []int64 // products sent to the customer within RecentDays
 }
+
+// claimedCustomers selects the ledger rows of the customers a claim took.
+const claimedCustomers = "customer_id IN (SELECT customer_id FROM claimed)"
 
 // SendClaimMany claims up to n queued rows of a campaign within [from, to]
 // in one statement, marking them sending before any SMTP conversation, and
 // re-checks each customer's consent, suppression and frequency cap as it
-// does so: what a worker then sends was allowed at that moment. The ids go
+// does so: what a worker then sends was allowed at that moment. It reads
+// what each was recommended recently too, which composing needs next. The ids go
 // through an array so that the update finds its rows by primary key: as a
 // join, a ledger of a few thousand rows was read whole for every chunk.
 func SendClaimMany(ctx context.Context, db DB, campaignID, from, to int64, n, capHours int) ([]Claimed, error) {
@@ -208,7 +213,11 @@ func SendClaimMany(ctx context.Context, db DB, campaignID, from, to int64, n, ca
 SELECT cl.id, cl.store_id, cl.campaign_id, cl.customer_id, cl.email, cl.attempts, `+reasonSQL+`,
     c.id, c.store_id, c.external_id, c.email, c.first_name, c.last_name, c.country, c.consent, c.consent_source,
     c.consent_at, c.redacted_at, c.created_at
-FROM claimed cl JOIN customers c ON c.id = cl.customer_id`+reasonJoins("$5", "customer_id IN (SELECT customer_id FROM claimed)")+`ORDER BY cl.id`, campaignID, from, to, n, capHours)
+    , COALESCE(recent.products, '{}')
+FROM claimed cl JOIN customers c ON c.id = cl.customer_id`+reasonJoins("$5", claimedCustomers)+`
+LEFT JOIN (SELECT customer_id, array_agg(product) AS products FROM (`+recentSQL(claimedCustomers)+`) r GROUP BY customer_id) recent
+    ON recent.customer_id = c.id
+ORDER BY cl.id`, campaignID, from, to, n, capHours)
 	if err != nil {
 		return nil, fmt.Errorf("claim sends: %w", err)
 	}
@@ -219,7 +228,7 @@ FROM claimed cl JOIN customers c ON c.id = cl.customer_id`+reasonJoins("$5", "cu
 		c := &x.Customer
 		if err := rows.Scan(&x.ID, &x.StoreID, &x.CampaignID, &x.CustomerID, &x.Email, &x.Attempts, &x.SkipReason,
 			&c.ID, &c.StoreID, &c.ExternalID, &c.Email, &c.FirstName, &c.LastName, &c.Country, &c.Consent,
-			&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt); err != nil {
+			&c.ConsentSource, &c.ConsentAt, &c.RedactedAt, &c.CreatedAt, &x.Recent); err != nil {
 			return nil, fmt.Errorf("claim sends: %w", err)
 		}
 		out = append(out, x)
