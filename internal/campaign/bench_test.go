@@ -291,13 +291,11 @@ func warm(b *testing.B, svc *campaign.Service, sink *smtpsink.Sink, msg mailer.M
 func warmStatements(db store.DB, capHours int) error {
 	ctx := context.Background()
 	none := []int64{-1}
-	_, err1 := store.CampaignGet(ctx, db, -1)
-	_, err2 := store.StoreFind(ctx, db, "-1")
-	_, err3 := store.SendsAbandon(ctx, db, -1, -1, -1, time.Minute)
-	_, err4 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, capHours)
-	_, err5 := store.ProductsByID(ctx, db, none)
-	err6 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	_, _, err1 := store.SendJobStart(ctx, db, -1, -1, -1, time.Minute)
+	_, err2 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, capHours)
+	_, err3 := store.ProductsByID(ctx, db, none)
+	err4 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
+	for _, err := range []error{err1, err2, err3, err4} {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

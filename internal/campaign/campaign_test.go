@@ -387,6 +387,25 @@ WHEN (NEW.status IN ('sent', 'skipped', 'failed')) EXECUTE FUNCTION refuse_resul
 	if messages.Load() != 1 || states != "sending,queued" {
 		t.Errorf("%d messages, ledger %s; want 1 message, its row sending and the untried one queued", messages.Load(), states)
 	}
+	// River retries the job once the disk has room again. A row left
+	// sending for more than five minutes may have been delivered: the job
+	// marks it failed and sends only the queued one.
+	if _, err := b.pool.Exec(ctx, `DROP TRIGGER refuse_results ON sends;
+UPDATE sends SET claimed_at = now() - interval '6 minutes' WHERE status = 'sending'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.sendAll(c); err != nil {
+		t.Fatal(err)
+	}
+	var reasons string
+	if err := b.pool.QueryRow(ctx, `SELECT string_agg(status || ' ' || reason, ',' ORDER BY id) FROM sends WHERE campaign_id = $1 AND status <> 'skipped'`,
+		c.ID).Scan(&reasons); err != nil {
+		t.Fatal(err)
+	}
+	want := "failed interrupted during send: may have been delivered, not retried,sent "
+	if messages.Load() != 2 || reasons != want {
+		t.Errorf("after the retry: %d messages, ledger %q; want 2 messages, ledger %q", messages.Load(), reasons, want)
+	}
 }
 
 // TestSubjectReadsTheOrder: an operator's subject that reads the order

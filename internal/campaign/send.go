@@ -3,7 +3,6 @@ package campaign
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -38,16 +37,10 @@ const QueueEmail = "email"
 // error, so River retries the job later; rows already sent are not touched
 // again. On the job's last attempt a temporary failure is final instead.
 func (s *Service) SendBatch(ctx context.Context, a SendBatchArgs, lastAttempt bool) error {
-	camp, err := store.CampaignGet(ctx, s.DB, a.CampaignID)
+	// Rows a crashed run left mid-conversation may have been delivered:
+	// SendJobStart marks them failed.
+	camp, st, err := store.SendJobStart(ctx, s.DB, a.CampaignID, a.FromID, a.ToID, 5*time.Minute)
 	if err != nil {
-		return err
-	}
-	st, err := store.StoreFind(ctx, s.DB, fmt.Sprint(camp.StoreID))
-	if err != nil {
-		return err
-	}
-	// Rows a crashed run left mid-conversation may have been delivered.
-	if _, err := store.SendsAbandon(ctx, s.DB, a.CampaignID, a.FromID, a.ToID, 5*time.Minute); err != nil {
 		return err
 	}
 	if camp.Status == store.CampaignCancelled {

@@ -293,7 +293,7 @@ func SendFinishMany(ctx context.Context, db DB, ids []int64, rs []SendResult) er
 	}
 	// One round trip, one implicit transaction that does not wait for its
 	// WAL flush: if a database crash loses it, the rows stay "sending" and
-	// SendsAbandon later marks them failed, "may have been delivered". Never
+	// SendJobStart later marks them failed, "may have been delivered". Never
 	// a second send, so durability here is not worth a disk flush per chunk.
 	// What such a crash does lose is sent_at, which the frequency cap reads:
 	// a customer mailed in the last moments before it could get another
@@ -310,15 +310,33 @@ WHERE s.id = x.id AND s.id = ANY($1)`, ids, status, reason, msgID, products)
 	return nil
 }
 
-// SendsAbandon marks rows left in sending by a crashed worker as failed: the
+// abandonSQL marks rows left in sending by a crashed worker as failed: the
 // message may or may not have reached the server, and sending it again could
-// send it twice. It returns how many rows it marked.
-func SendsAbandon(ctx context.Context, db DB, campaignID, from, to int64, olderThan time.Duration) (int64, error) {
-	tag, err := db.Exec(ctx, `UPDATE sends SET status = 'failed', reason = 'interrupted during send: may have been delivered, not retried'
-WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'sending' AND claimed_at < now() - $4::interval`,
-		campaignID, from, to, olderThan)
+// send it twice.
+const abandonSQL = `UPDATE sends SET status = 'failed', reason = 'interrupted during send: may have been delivered, not retried'
+WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'sending' AND claimed_at < now() - $4::interval`
+
+// SendJobStart reads what a send job needs, its campaign and the campaign's
+// store, and marks failed the rows of its range left sending for longer than
+// olderThan (abandonSQL), in one round trip: a job of a hundred emails made
+// three before, of about eight in all.
+func SendJobStart(ctx context.Context, db DB, campaignID, from, to int64, olderThan time.Duration) (Campaign, Store, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, campaignID)
+	b.Queue(`SELECT `+storeCols+` FROM stores WHERE id = (SELECT store_id FROM campaigns WHERE id = $1)`, campaignID)
+	b.Queue(abandonSQL, campaignID, from, to, olderThan)
+	br := db.SendBatch(ctx, b)
+	defer br.Close()
+	camp, err := scanCampaign(br.QueryRow())
 	if err != nil {
-		return 0, fmt.Errorf("abandon sends: %w", err)
+		return Campaign{}, Store{}, notFound(fmt.Sprintf("get campaign %d", campaignID), err)
 	}
-	return tag.RowsAffected(), nil
+	st, err := scanStore(br.QueryRow())
+	if err != nil {
+		return Campaign{}, Store{}, notFound(fmt.Sprintf("get the store of campaign %d", campaignID), err)
+	}
+	if _, err := br.Exec(); err != nil {
+		return Campaign{}, Store{}, fmt.Errorf("abandon sends: %w", err)
+	}
+	return camp, st, br.Close()
 }
