@@ -105,7 +105,7 @@ func (s *Service) sendChunk(ctx context.Context, st store.Store, camp store.Camp
 				break
 			}
 			if time.Since(checked) > waitCheck {
-				if stale, err = store.SkipReasonsNow(ctx, s.DB, customerIDs(todo[i:]), s.FrequencyCapHours); err != nil {
+				if stale, err = store.SkipReasonsNow(ctx, s.DB, camp.ID, customerIDs(todo[i:]), s.FrequencyCapHours); err != nil {
 					return s.stopChunk(ctx, &done, todo[i:], err)
 				}
 				checked = time.Now()

@@ -64,7 +64,7 @@ const RecentDays = 30
 // condition on sends) selects.
 func recentSQL(customers string) string {
 	return `SELECT DISTINCT customer_id, unnest(products) AS product FROM sends
-WHERE ` + customers + ` AND status = 'sent' AND sent_at > now() - make_interval(days => ` + strconv.Itoa(RecentDays) + `)`
+WHERE (` + customers + `) AND status = 'sent' AND sent_at > now() - make_interval(days => ` + strconv.Itoa(RecentDays) + `)`
 }
 
 // RecentlyRecommendedMany returns, for each customer, the products sent to

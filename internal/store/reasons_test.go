@@ -24,6 +24,7 @@ func TestSkipReasonsAgree(t *testing.T) {
 		{"no consent", "unknown@example.com", "unknown", ""},
 		{"suppressed", "bounced@example.com", "subscribed", ""},
 		{"capped", "recent@example.com", "subscribed", ""},
+		{"in flight", "flight@example.com", "subscribed", ""},
 		{"mailed long ago", "old@example.com", "subscribed", ""},
 	} {
 		var id int64
@@ -38,10 +39,23 @@ VALUES ($1, $2, NULLIF($3, ''), $4, CASE WHEN $5 = '' THEN NULL ELSE now() END) 
 	if err := store.SuppressionAdd(ctx, pool, st.ID, "bounced@example.com", store.SuppressBounced, "550"); err != nil {
 		t.Fatal(err)
 	}
-	earlier := newCampaign(t, pool, st.ID)
-	for name, ago := range map[string]string{"capped": "1 hour", "mailed long ago": "30 hours"} {
-		if _, err := pool.Exec(ctx, `INSERT INTO sends (store_id, source_key, campaign_id, customer_id, status, sent_at)
-VALUES ($1, 'campaign:' || $2::bigint, $2, $3, 'sent', now() - $4::interval)`, st.ID, earlier, ids[name], ago); err != nil {
+	// Another store's suppression of an address is not this store's.
+	other, err := store.StoreInsert(ctx, pool, store.Store{Name: "Other", Platform: "generic", Domain: "other.example", WebhookSecret: "secret-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.SuppressionAdd(ctx, pool, other.ID, "ok@example.com", store.SuppressBounced, "550"); err != nil {
+		t.Fatal(err)
+	}
+	// Earlier campaigns: "capped" got two within the cap (counted once),
+	// "in flight" is being sent one now (claimed, not yet sent).
+	for _, s := range []struct{ name, status, sentAgo string }{
+		{"capped", "sent", "1 hour"}, {"capped", "sent", "2 hours"}, {"mailed long ago", "sent", "30 hours"}, {"in flight", "sending", ""},
+	} {
+		earlier := newCampaign(t, pool, st.ID)
+		if _, err := pool.Exec(ctx, `INSERT INTO sends (store_id, source_key, campaign_id, customer_id, status, claimed_at, sent_at)
+VALUES ($1, 'campaign:' || $2::bigint, $2, $3, $4, now() - interval '1 minute', now() - NULLIF($5, '')::interval)`,
+			st.ID, earlier, ids[s.name], s.status, s.sentAgo); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,7 +63,7 @@ VALUES ($1, 'campaign:' || $2::bigint, $2, $3, 'sent', now() - $4::interval)`, s
 		want := map[int64]string{ids["erased"]: store.SkipErased, ids["no email"]: store.SkipNoEmail,
 			ids["no consent"]: store.SkipNoConsent, ids["suppressed"]: store.SkipSuppressed}
 		if capHours > 0 {
-			want[ids["capped"]] = store.SkipFrequencyCap
+			want[ids["capped"]], want[ids["in flight"]] = store.SkipFrequencyCap, store.SkipFrequencyCap
 		}
 		checkReasons(t, pool, st.ID, capHours, ids, want)
 	}
@@ -104,12 +118,17 @@ func checkReasons(t *testing.T, db store.DB, storeID int64, capHours int, ids ma
 	if !maps.Equal(filled, want) {
 		t.Errorf("cap %d: ledger fill skipped %v, want %v", capHours, filled, want)
 	}
-	now, err := store.SkipReasonsNow(ctx, db, slices.Collect(maps.Values(ids)), capHours)
+	sample, reasons, err := store.AudienceSample(ctx, db, a, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(now, want) {
-		t.Errorf("cap %d: re-check %v, want %v", capHours, now, want)
+	if len(sample) != len(ids) {
+		t.Errorf("cap %d: sample of %d customers, want %d", capHours, len(sample), len(ids))
+	}
+	for i, id := range sample {
+		if reasons[i] != want[id] {
+			t.Errorf("cap %d: sample: customer %d %q, want %q", capHours, id, reasons[i], want[id])
+		}
 	}
 	// The claim's own check, on rows queued for every customer (planning
 	// would have skipped some at once).
@@ -132,6 +151,15 @@ VALUES ($1, 'campaign:' || $2::bigint, $2, $3)`, storeID, camp, id); err != nil 
 			t.Errorf("cap %d: claim of customer %d: %q, want %q", capHours, c.CustomerID, c.SkipReason, want[c.CustomerID])
 		}
 	}
+	// The check right before a send: the rows just claimed are being sent,
+	// and do not cap their own customers.
+	now, err := store.SkipReasonsNow(ctx, db, camp, slices.Collect(maps.Values(ids)), capHours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(now, want) {
+		t.Errorf("cap %d: re-check %v, want %v", capHours, now, want)
+	}
 }
 
 // newCampaign is a draft campaign of the store, by id.
@@ -151,9 +179,10 @@ func newCampaign(t *testing.T, db store.DB, storeID int64) int64 {
 func TestClaimReadsRecentProducts(t *testing.T) {
 	ctx := context.Background()
 	pool, st := statsStore(t)
-	var cust int64
-	if err := pool.QueryRow(ctx, `INSERT INTO customers (store_id, external_id, email, consent)
-VALUES ($1, 'a', 'a@example.com', 'subscribed') RETURNING id`, st.ID).Scan(&cust); err != nil {
+	var cust, none int64
+	if err := pool.QueryRow(ctx, `WITH c AS (INSERT INTO customers (store_id, external_id, email, consent)
+VALUES ($1, 'a', 'a@example.com', 'subscribed'), ($1, 'b', 'b@example.com', 'subscribed') RETURNING id, external_id)
+SELECT (SELECT id FROM c WHERE external_id = 'a'), (SELECT id FROM c WHERE external_id = 'b')`, st.ID).Scan(&cust, &none); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []struct {
@@ -176,14 +205,20 @@ VALUES ($1, 'campaign:' || $2::bigint, $2, $3, $4, now() - $5::interval, $6)`, s
 	}
 	camp := newCampaign(t, pool, st.ID)
 	if _, err := pool.Exec(ctx, `INSERT INTO sends (store_id, source_key, campaign_id, customer_id)
-VALUES ($1, 'campaign:' || $2::bigint, $2, $3)`, st.ID, camp, cust); err != nil {
+VALUES ($1, 'campaign:' || $2::bigint, $2, $3), ($1, 'campaign:' || $2::bigint, $2, $4)`, st.ID, camp, cust, none); err != nil {
 		t.Fatal(err)
 	}
 	claimed, err := store.SendClaimMany(ctx, pool, camp, 0, math.MaxInt64, 100, 0)
-	if err != nil || len(claimed) != 1 {
+	if err != nil || len(claimed) != 2 {
 		t.Fatalf("claim: %v, %d rows", err, len(claimed))
 	}
-	if got := slices.Sorted(slices.Values(claimed[0].Recent)); !slices.Equal(got, want) {
-		t.Errorf("claim: recent %v, want %v", got, want)
+	for _, c := range claimed {
+		w := want
+		if c.CustomerID == none {
+			w = nil
+		}
+		if got := slices.Sorted(slices.Values(c.Recent)); !slices.Equal(got, w) {
+			t.Errorf("claim: customer %d: recent %v, want %v", c.CustomerID, got, w)
+		}
 	}
 }

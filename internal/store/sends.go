@@ -45,14 +45,16 @@ const reasonSQL = `CASE
 func reasonJoins(capHours, customers string) string {
 	return `
 LEFT JOIN suppressions supp ON supp.store_id = c.store_id AND supp.email = c.email
-LEFT JOIN (SELECT DISTINCT customer_id FROM sends WHERE ` + customers + ` AND ` + mailedWithin(capHours) + `) capd ON capd.customer_id = c.id
+LEFT JOIN (SELECT DISTINCT customer_id FROM sends WHERE (` + customers + `) AND ` + mailedWithin(capHours) + `) capd ON capd.customer_id = c.id
 `
 }
 
-// mailedWithin holds for a ledger row sent within the frequency cap, and
-// for none when the cap is 0.
+// mailedWithin holds for a ledger row sent within the frequency cap, or
+// being sent (claimed within it: its sent_at is not set yet), and for none
+// when the cap is 0.
 func mailedWithin(capHours string) string {
-	return capHours + ` > 0 AND status IN ('sent', 'sending') AND sent_at > now() - make_interval(hours => ` + capHours + `)`
+	return capHours + ` > 0 AND status IN ('sent', 'sending')
+    AND COALESCE(sent_at, claimed_at) > now() - make_interval(hours => ` + capHours + `)`
 }
 
 // Audience is a segment of a store's customers, as compiled SQL. Where uses
@@ -248,10 +250,13 @@ func AudienceCheck(ctx context.Context, db DB, a Audience, customerID int64) (in
 	return in, reason, nil
 }
 
-// SkipReasonsNow re-checks several customers at once: the reason each may
-// no longer get marketing email, for those that may not.
-func SkipReasonsNow(ctx context.Context, db DB, customerIDs []int64, capHours int) (map[int64]string, error) {
-	rows, err := db.Query(ctx, `SELECT c.id, `+reasonSQL+` FROM customers c`+reasonJoins("$1", "customer_id = ANY($2)")+`WHERE c.id = ANY($2)`, capHours, customerIDs)
+// SkipReasonsNow re-checks several customers at once, during a send of
+// campaign campaignID: the reason each may no longer get marketing email,
+// for those that may not. Their own rows of the campaign, being sent, do
+// not count against the frequency cap.
+func SkipReasonsNow(ctx context.Context, db DB, campaignID int64, customerIDs []int64, capHours int) (map[int64]string, error) {
+	rows, err := db.Query(ctx, `SELECT c.id, `+reasonSQL+` FROM customers c`+
+		reasonJoins("$1", "customer_id = ANY($2) AND campaign_id IS DISTINCT FROM $3")+`WHERE c.id = ANY($2)`, capHours, customerIDs, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("re-check customers: %w", err)
 	}
