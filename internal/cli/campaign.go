@@ -162,7 +162,7 @@ func (a *app) campaignArg(ctx context.Context, arg string) (store.Campaign, stor
 	if err != nil {
 		return c, store.Store{}, err
 	}
-	st, err := store.StoreFind(ctx, pool, strconv.FormatInt(c.StoreID, 10))
+	st, err := store.StoreGet(ctx, pool, c.StoreID)
 	return c, st, err
 }
 
