@@ -179,17 +179,19 @@ func (s *Service) Start(ctx context.Context, st store.Store, camp store.Campaign
 }
 
 // batchSize is how many of queued recipients a job takes: BatchSize when
-// set, else up to 400 (four claims a job: fewer jobs to fetch and count
-// done), but small enough for minJobs jobs, so that a small campaign keeps
-// every worker busy (3,000 recipients in jobs of 400 would leave half of
-// 16 workers idle), and not below a claim. Behind a rate limit, which the
-// workers share, a job is at most what they send in half an hour, so that
-// it ends well within JobTimeout's hour.
+// set, else up to maxBatch (four claims a job: fewer jobs to fetch and count
+// done), cut into whole rounds of EmailWorkers jobs, so that every worker
+// has one to the end and none waits for a last few (3,000 recipients are 16
+// jobs of 188: against 30 jobs of 100, 0.60 → 0.66 × the plain go-mail loop,
+// eight runs of each in turn); and not below a claim. Behind a rate limit,
+// which the workers share, a job is at most what they send in half an
+// hour, so that it ends well within JobTimeout's hour.
 func (s *Service) batchSize(queued int64) int {
 	if s.BatchSize > 0 {
 		return s.BatchSize
 	}
-	size := min(max((queued+minJobs-1)/minJobs, claimChunk), 400)
+	jobs := EmailWorkers * ((queued + EmailWorkers*maxBatch - 1) / (EmailWorkers * maxBatch))
+	size := max((queued+jobs-1)/jobs, claimChunk)
 	if s.RatePerSecond > 0 {
 		size = min(size, max(int64(s.RatePerSecond*1800/EmailWorkers), 1))
 	}
@@ -199,8 +201,8 @@ func (s *Service) batchSize(queued int64) int {
 // EmailWorkers is how many send jobs `remarket serve` runs at once.
 const EmailWorkers = 16
 
-// minJobs is twice EmailWorkers.
-const minJobs = 2 * EmailWorkers
+// maxBatch is the most recipients a job takes unless BatchSize says.
+const maxBatch = 400
 
 // JobTimeout is how long a send job may run: an hour, or, behind a rate
 // limit, twice what its range takes when all the email workers share the
