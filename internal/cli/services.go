@@ -53,7 +53,7 @@ func (a *app) campaignPlanner(ctx context.Context) (*campaign.Service, error) {
 		RatePerSecond:     a.cfg.SMTPRatePerSecond(),
 	}
 	if a.cfg.SMTPURL != "" {
-		m, err := mailer.New(mailer.Config{URL: a.cfg.SMTPURL, Connections: 8, NoNoopRset: true, Logger: a.log,
+		m, err := mailer.New(mailer.Config{URL: a.cfg.SMTPURL, Connections: a.cfg.SMTPConnectionCount(), NoNoopRset: true, Logger: a.log,
 			RatePerSecond: a.cfg.SMTPRatePerSecond(), Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, usagef("REMARKET_SMTP_URL: %v", err)

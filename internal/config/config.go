@@ -26,6 +26,10 @@ type Config struct {
 	AdminToken  string // REMARKET_ADMIN_TOKEN
 	Templates   string // REMARKET_TEMPLATES
 	SMTPRate    string // REMARKET_SMTP_RATE: messages per second across connections, 0 for no limit
+	// SMTPConnections is how many SMTP connections serve keeps open and
+	// sends over at once, 1–64 (REMARKET_SMTP_CONNECTIONS; default
+	// DefaultSMTPConnections).
+	SMTPConnections string
 	// InboundAddr is where serve (web and all) runs the inbound SMTP server
 	// that takes unsubscribe mail; empty: none (REMARKET_INBOUND_ADDR).
 	InboundAddr string
@@ -50,6 +54,8 @@ var Env = map[string]string{
 	"templates":    "REMARKET_TEMPLATES",
 	"smtp-rate":    "REMARKET_SMTP_RATE",
 
+	"smtp-connections": "REMARKET_SMTP_CONNECTIONS",
+
 	"inbound-addr":       "REMARKET_INBOUND_ADDR",
 	"unsubscribe-domain": "REMARKET_UNSUBSCRIBE_DOMAIN",
 	"inbound-tls-cert":   "REMARKET_INBOUND_TLS_CERT",
@@ -68,6 +74,8 @@ func FromEnv(getenv func(string) string) Config {
 		AdminToken:  getenv("REMARKET_ADMIN_TOKEN"),
 		Templates:   getenv("REMARKET_TEMPLATES"),
 		SMTPRate:    getenv("REMARKET_SMTP_RATE"),
+
+		SMTPConnections: getenv("REMARKET_SMTP_CONNECTIONS"),
 
 		InboundAddr:       getenv("REMARKET_INBOUND_ADDR"),
 		UnsubscribeDomain: getenv("REMARKET_UNSUBSCRIBE_DOMAIN"),
@@ -105,6 +113,11 @@ func (c Config) Validate() error {
 	if c.SMTPRate != "" {
 		if r, err := strconv.ParseFloat(c.SMTPRate, 64); err != nil || r < 0 {
 			return fmt.Errorf("REMARKET_SMTP_RATE %q is not a number of messages per second (0 for no limit)", c.SMTPRate)
+		}
+	}
+	if c.SMTPConnections != "" {
+		if n, err := strconv.Atoi(c.SMTPConnections); err != nil || n < 1 || n > 64 {
+			return fmt.Errorf("REMARKET_SMTP_CONNECTIONS %q is not a number of connections from 1 to 64", c.SMTPConnections)
 		}
 	}
 	if c.Secret != "" && len(c.Secret) < 16 {
@@ -182,6 +195,19 @@ func validateSMTP(raw string) error {
 func (c Config) SMTPRatePerSecond() float64 {
 	r, _ := strconv.ParseFloat(c.SMTPRate, 64)
 	return r
+}
+
+// DefaultSMTPConnections is how many SMTP connections serve opens unless
+// told: half the send workers (campaign.EmailWorkers), since many servers
+// limit a client's connections at once.
+const DefaultSMTPConnections = 8
+
+// SMTPConnectionCount is SMTPConnections as a number, or the default.
+func (c Config) SMTPConnectionCount() int {
+	if n, err := strconv.Atoi(c.SMTPConnections); err == nil && n > 0 {
+		return n
+	}
+	return DefaultSMTPConnections
 }
 
 // PublicBase returns PublicURL, or http://HTTPAddr when it is unset.

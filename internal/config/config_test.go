@@ -31,6 +31,9 @@ func TestValidate(t *testing.T) {
 		{"starttls", func(c *Config) { c.SMTPURL = "smtp://h:25?starttls=maybe" }, "starttls"},
 		{"secret", func(c *Config) { c.Secret = "short" }, "REMARKET_SECRET"},
 		{"rate", func(c *Config) { c.SMTPRate = "fast" }, "REMARKET_SMTP_RATE"},
+		{"connections", func(c *Config) { c.SMTPConnections = "many" }, "REMARKET_SMTP_CONNECTIONS"},
+		{"no connections", func(c *Config) { c.SMTPConnections = "0" }, "REMARKET_SMTP_CONNECTIONS"},
+		{"too many connections", func(c *Config) { c.SMTPConnections = "65" }, "REMARKET_SMTP_CONNECTIONS"},
 		{"inbound addr", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = "2525", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
 		{"inbound port", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = ":smtp", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
 		{"inbound port range", func(c *Config) { c.InboundAddr, c.UnsubscribeDomain = ":70000", "unsub.shop.example" }, "REMARKET_INBOUND_ADDR"},
@@ -76,5 +79,28 @@ func TestInboundSettings(t *testing.T) {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("%+v: %v", ok, err)
 		}
+	}
+}
+
+// TestSMTPConnections: serve's SMTP connections come from
+// REMARKET_SMTP_CONNECTIONS, 8 when it is unset.
+func TestSMTPConnections(t *testing.T) {
+	t.Parallel()
+	for env, want := range map[string]int{"": DefaultSMTPConnections, "16": 16, "1": 1} {
+		c := FromEnv(func(k string) string {
+			if k == "REMARKET_SMTP_CONNECTIONS" {
+				return env
+			}
+			return ""
+		})
+		if err := c.Validate(); err != nil {
+			t.Errorf("%q: %v", env, err)
+		}
+		if got := c.SMTPConnectionCount(); got != want {
+			t.Errorf("REMARKET_SMTP_CONNECTIONS=%q: %d connections, want %d", env, got, want)
+		}
+	}
+	if Env["smtp-connections"] != "REMARKET_SMTP_CONNECTIONS" {
+		t.Errorf("Env[smtp-connections] = %q", Env["smtp-connections"])
 	}
 }
