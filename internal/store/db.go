@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// webhook committers on small machines.
 		cfg.MaxConns = 40
 	}
+	cfg.AfterConnect = checkClient
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -45,6 +47,19 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("connect to database %s: %w", redact(cfg.ConnConfig), err)
 	}
 	return pool, nil
+}
+
+// checkClient asks PostgreSQL (14 and later) to look every few seconds,
+// while it runs a query, whether the client is still there: otherwise a
+// query whose process died (a killed CLI, a crashed worker) runs to its end,
+// holding its locks and a core. Older servers do not know the setting.
+func checkClient(ctx context.Context, c *pgx.Conn) error {
+	major, _, _ := strings.Cut(c.PgConn().ParameterStatus("server_version"), ".")
+	if v, err := strconv.Atoi(major); err != nil || v < 14 {
+		return nil
+	}
+	_, err := c.Exec(ctx, "SET client_connection_check_interval = '5s'")
+	return err
 }
 
 // redact names the server without the password, for error messages.

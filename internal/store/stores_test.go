@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/remarket/remarket/internal/dbtest"
 	"github.com/remarket/remarket/internal/store"
 )
 
@@ -25,5 +26,18 @@ func TestStoreGetOnlyByID(t *testing.T) {
 	}
 	if got, err := store.StoreGet(ctx, pool, st.ID); err != nil || got.Name != st.Name {
 		t.Errorf("StoreGet(%d) = %q, %v", st.ID, got.Name, err)
+	}
+}
+
+// TestPoolChecksItsClient: connections ask PostgreSQL to notice a client
+// that went away mid-query (14 and later; this machine's is newer).
+func TestPoolChecksItsClient(t *testing.T) {
+	pool := dbtest.New(t)
+	var v string
+	if err := pool.QueryRow(context.Background(), "SHOW client_connection_check_interval").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != "5s" {
+		t.Errorf("client_connection_check_interval = %q, want 5s", v)
 	}
 }
