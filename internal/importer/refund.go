@@ -102,14 +102,14 @@ const refundStatusSQL = `
 WITH u AS (
     UPDATE orders o SET status = s.status, ` + store.OrderChanged + `
     FROM (
-        SELECT l.order_id, min(x.status) AS old,
+        SELECT l.order_id,
                CASE WHEN bool_and(l.refunded_quantity >= l.quantity) THEN 'refunded' ELSE 'partially_refunded' END AS status
-        FROM order_lines l JOIN orders x ON x.id = l.order_id
+        FROM order_lines l
         WHERE l.order_id = ANY($1)
         GROUP BY l.order_id
-    ) s
-    WHERE o.id = s.order_id AND o.status IN ('paid', 'partially_refunded')
-    RETURNING s.old <> s.status AS changed
+    ) s, orders old -- the row as it was: RETURNING o.status would be the new one
+    WHERE o.id = s.order_id AND old.id = o.id AND o.status IN ('paid', 'partially_refunded')
+    RETURNING old.status <> s.status AS changed
 )
 SELECT count(*) FILTER (WHERE changed) FROM u`
 
