@@ -199,27 +199,29 @@ type Claimed struct {
 // claimedCustomers selects the ledger rows of the customers a claim took.
 const claimedCustomers = "customer_id IN (SELECT customer_id FROM claimed)"
 
-// SendClaimMany claims up to n queued rows of a campaign within [from, to]
-// in one statement, marking them sending before any SMTP conversation, and
-// re-checks each customer's consent, suppression and frequency cap as it
-// does so: what a worker then sends was allowed at that moment. It reads
-// what each was recommended recently too, which composing needs next. The ids go
-// through an array so that the update finds its rows by primary key: as a
-// join, a ledger of a few thousand rows was read whole for every chunk.
-func SendClaimMany(ctx context.Context, db DB, campaignID, from, to int64, n, capHours int) ([]Claimed, error) {
-	rows, err := db.Query(ctx, `WITH claimed AS (
+// claimSQL is SendClaimMany's statement, put together once.
+var claimSQL = `WITH claimed AS (
     UPDATE sends SET status = 'sending', claimed_at = now(), attempts = attempts + 1
     WHERE id = ANY(ARRAY(SELECT id FROM sends WHERE campaign_id = $1 AND id BETWEEN $2 AND $3 AND status = 'queued'
                  ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED))
     RETURNING id, store_id, campaign_id, customer_id, email, attempts)
-SELECT cl.id, cl.store_id, cl.campaign_id, cl.customer_id, cl.email, cl.attempts, `+reasonSQL+`,
+SELECT cl.id, cl.store_id, cl.campaign_id, cl.customer_id, cl.email, cl.attempts, ` + reasonSQL + `,
     c.id, c.store_id, c.external_id, c.email, c.first_name, c.last_name, c.country, c.consent, c.consent_source,
-    c.consent_at, c.redacted_at, c.created_at
-    , COALESCE(recent.products, '{}')
-FROM claimed cl JOIN customers c ON c.id = cl.customer_id`+reasonJoins("$5", claimedCustomers)+`
-LEFT JOIN (SELECT customer_id, array_agg(product) AS products FROM (`+recentSQL(claimedCustomers)+`) r GROUP BY customer_id) recent
+    c.consent_at, c.redacted_at, c.created_at, COALESCE(recent.products, '{}')
+FROM claimed cl JOIN customers c ON c.id = cl.customer_id` + reasonJoins("$5", claimedCustomers) + `
+LEFT JOIN (SELECT customer_id, array_agg(product) AS products FROM (` + recentSQL(claimedCustomers) + `) r GROUP BY customer_id) recent
     ON recent.customer_id = c.id
-ORDER BY cl.id`, campaignID, from, to, n, capHours)
+ORDER BY cl.id`
+
+// SendClaimMany claims up to n queued rows of a campaign within [from, to]
+// in one statement, marking them sending before any SMTP conversation, and
+// re-checks each customer's consent, suppression and frequency cap as it
+// does so: what a worker then sends was allowed at that moment. It reads
+// what each was recommended recently too, which composing needs next. The
+// ids go through an array so that the update finds its rows by primary key:
+// as a join, a ledger of a few thousand rows was read whole for every chunk.
+func SendClaimMany(ctx context.Context, db DB, campaignID, from, to int64, n, capHours int) ([]Claimed, error) {
+	rows, err := db.Query(ctx, claimSQL, campaignID, from, to, n, capHours)
 	if err != nil {
 		return nil, fmt.Errorf("claim sends: %w", err)
 	}
@@ -250,13 +252,16 @@ func AudienceCheck(ctx context.Context, db DB, a Audience, customerID int64) (in
 	return in, reason, nil
 }
 
+// recheckSQL is SkipReasonsNow's statement, put together once.
+var recheckSQL = `SELECT c.id, ` + reasonSQL + ` FROM customers c` +
+	reasonJoins("$1", "customer_id = ANY($2) AND campaign_id IS DISTINCT FROM $3") + `WHERE c.id = ANY($2)`
+
 // SkipReasonsNow re-checks several customers at once, during a send of
 // campaign campaignID: the reason each may no longer get marketing email,
 // for those that may not. Their own rows of the campaign, being sent, do
 // not count against the frequency cap.
 func SkipReasonsNow(ctx context.Context, db DB, campaignID int64, customerIDs []int64, capHours int) (map[int64]string, error) {
-	rows, err := db.Query(ctx, `SELECT c.id, `+reasonSQL+` FROM customers c`+
-		reasonJoins("$1", "customer_id = ANY($2) AND campaign_id IS DISTINCT FROM $3")+`WHERE c.id = ANY($2)`, capHours, customerIDs, campaignID)
+	rows, err := db.Query(ctx, recheckSQL, capHours, customerIDs, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("re-check customers: %w", err)
 	}
