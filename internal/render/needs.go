@@ -1,6 +1,7 @@
 package render
 
 import (
+	texttemplate "text/template"
 	"text/template/parse"
 )
 
@@ -11,7 +12,7 @@ import (
 // for emails that show them, so a cross-sell campaign does not fetch every
 // recipient's last order. A name Names does not list needs nothing; a
 // subject that does not parse reads nothing. Load works out each email's
-// needs once.
+// own needs once; an operator's subject is read from its cached parse.
 func (r *Renderer) Needs(name, subject string) (order, checkout bool) {
 	p := r.protos[name]
 	if p == nil {
@@ -21,7 +22,7 @@ func (r *Renderer) Needs(name, subject string) (order, checkout bool) {
 	if subject != "" {
 		s = needs{}
 		if t, err := r.subjects.get(subject, ""); err == nil {
-			s = needsOf(t.Tree)
+			s = needsOf(textTrees(t)...)
 		}
 	}
 	return p.bodyNeeds.order || s.order, p.bodyNeeds.checkout || s.checkout
@@ -49,18 +50,21 @@ func needsOf(trees ...*parse.Tree) needs {
 // and everything they include: the bodies apart from the subject, which an
 // operator's subject line replaces.
 func (e *email) findNeeds() {
-	var body []*parse.Tree
+	body := textTrees(e.text)
 	for _, t := range e.html.Templates() {
 		body = append(body, t.Tree)
 	}
-	for _, t := range e.text.Templates() {
-		body = append(body, t.Tree)
+	e.bodyNeeds, e.subjectNeeds = needsOf(body...), needsOf(textTrees(e.subject)...)
+}
+
+// textTrees returns the parse trees of every template a set defines: walk
+// does not follow {{template}} calls, so a set is read whole.
+func textTrees(set *texttemplate.Template) []*parse.Tree {
+	var out []*parse.Tree
+	for _, t := range set.Templates() {
+		out = append(out, t.Tree)
 	}
-	var subject []*parse.Tree
-	for _, t := range e.subject.Templates() {
-		subject = append(subject, t.Tree)
-	}
-	e.bodyNeeds, e.subjectNeeds = needsOf(body...), needsOf(subject...)
+	return out
 }
 
 // walk calls seen with the first field of every field reference under n:

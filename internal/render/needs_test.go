@@ -44,4 +44,9 @@ func TestNeeds(t *testing.T) {
 	if o, c := r.Needs("subj", "Hello"); o || c {
 		t.Errorf(`Needs("subj", "Hello") = %v, %v; want nothing`, o, c)
 	}
+	// It reads what the templates it defines read, too.
+	defined := `{{define "o"}}{{with .Order}}{{.Number}}{{end}}{{end}}Yours {{template "o" .}}`
+	if o, c := r.Needs("subj", defined); !o || c {
+		t.Errorf("Needs(%q, %q) = %v, %v; want the order", "subj", defined, o, c)
+	}
 }
