@@ -10,7 +10,7 @@ import (
 	"github.com/remarket/remarket/internal/store"
 )
 
-// TestSkipReasonsAgree: planning a campaign (count, check, ledger fill),
+// TestSkipReasonsAgree: planning a campaign (count, sample, check, fill),
 // claiming its rows and the check right before a send give every customer
 // the same reason, for each reason there is, with and without a cap.
 func TestSkipReasonsAgree(t *testing.T) {
