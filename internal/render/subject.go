@@ -71,6 +71,11 @@ func (s *subjects) get(text, locale string) (*texttemplate.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subject %q: %w", text, err)
 	}
+	// A subject that calls itself would run into text/template's depth
+	// limit on every message, slowly, before failing.
+	if p := subjectRecursion(t); p != nil {
+		return nil, fmt.Errorf("subject %q: %w", text, p)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil || len(s.m) >= maxSubjects {

@@ -21,9 +21,10 @@ func TestOperatorSubject(t *testing.T) {
 		t.Errorf("a plain subject changed: %q", got)
 	}
 	for text, want := range map[string]string{
-		"{{.Customer.Nickname}}":       "Nickname",
-		"{{.Customer.FirstName":        "unclosed action",
-		"Your order {{.Order.Number}}": "a customer may have no order",
+		"{{.Customer.Nickname}}":                                    "Nickname",
+		"{{.Customer.FirstName":                                     "unclosed action",
+		"Your order {{.Order.Number}}":                              "a customer may have no order",
+		`{{define "o"}}{{template "o" .}}{{end}}{{template "o" .}}`: "calls itself",
 	} {
 		if err := r.CheckSubject("cross-sell", text); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckSubject(%q) = %v, want an error naming %q", text, err, want)

@@ -17,21 +17,27 @@ import (
 // found, or nil.
 func checkSets(subject *texttemplate.Template, h *htmltemplate.Template, t *texttemplate.Template) *Problem {
 	htmlNames, htmlTrees := sortedTrees(h.Templates(), (*htmltemplate.Template).Name, func(x *htmltemplate.Template) *parse.Tree { return x.Tree })
-	textNames, textTrees := sortedTrees(t.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
+	textNames, txtTrees := sortedTrees(t.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
 	var subjectProblem *Problem // none to look for if subject.txt did not parse
 	if subject != nil {
-		names, _ := sortedTrees(subject.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
-		subjectProblem = checkRecursion(names, textLookup(subject))
+		subjectProblem = subjectRecursion(subject)
 	}
 	for _, p := range []*Problem{
 		subjectProblem, checkRecursion(htmlNames, htmlLookup(h)), checkRecursion(textNames, textLookup(t)),
-		checkKeptParts(htmlTrees, htmlLookup(h)), checkKeptParts(textTrees, textLookup(t)),
+		checkKeptParts(htmlTrees, htmlLookup(h)), checkKeptParts(txtTrees, textLookup(t)),
 	} {
 		if p != nil {
 			return p
 		}
 	}
 	return nil
+}
+
+// subjectRecursion runs checkRecursion on a subject line's templates:
+// subject.txt's when Load reads it, an operator's when it is first parsed.
+func subjectRecursion(subject *texttemplate.Template) *Problem {
+	names, _ := sortedTrees(subject.Templates(), (*texttemplate.Template).Name, func(x *texttemplate.Template) *parse.Tree { return x.Tree })
+	return checkRecursion(names, textLookup(subject))
 }
 
 // sortedTrees returns a set's template names, sorted so that the same
