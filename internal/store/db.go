@@ -52,13 +52,23 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // checkClient asks PostgreSQL (14 and later) to look every few seconds,
 // while it runs a query, whether the client is still there: otherwise a
 // query whose process died (a killed CLI, a crashed worker) runs to its end,
-// holding its locks and a core. Older servers do not know the setting.
+// holding its locks and a core. It is a safeguard, not a requirement: older
+// servers do not know the setting, a server on a platform without the check
+// refuses it, and a value the database URL sets is kept.
 func checkClient(ctx context.Context, c *pgx.Conn) error {
+	params := c.Config().RuntimeParams
+	if params["client_connection_check_interval"] != "" || strings.Contains(params["options"], "client_connection_check_interval") {
+		return nil
+	}
 	major, _, _ := strings.Cut(c.PgConn().ParameterStatus("server_version"), ".")
 	if v, err := strconv.Atoi(major); err != nil || v < 14 {
 		return nil
 	}
 	_, err := c.Exec(ctx, "SET client_connection_check_interval = '5s'")
+	var refused *pgconn.PgError
+	if errors.As(err, &refused) {
+		return nil // the server said no; the connection is fine
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/remarket/remarket/internal/dbtest"
@@ -39,5 +40,27 @@ func TestPoolChecksItsClient(t *testing.T) {
 	}
 	if v != "5s" {
 		t.Errorf("client_connection_check_interval = %q, want 5s", v)
+	}
+}
+
+// TestPoolKeepsTheURLsCheck: a check interval the database URL sets is
+// the one the connections use.
+func TestPoolKeepsTheURLsCheck(t *testing.T) {
+	_, url := dbtest.NewURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	pool, err := store.Open(context.Background(), url+sep+"client_connection_check_interval=7s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var v string
+	if err := pool.QueryRow(context.Background(), "SHOW client_connection_check_interval").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if v != "7s" {
+		t.Errorf("client_connection_check_interval = %q, want the URL's 7s", v)
 	}
 }
