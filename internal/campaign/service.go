@@ -35,7 +35,8 @@ type Service struct {
 	River    *river.Client[pgx.Tx]
 	Log      *slog.Logger
 	// FrequencyCapHours: a customer who got marketing email within this many
-	// hours is skipped (0: no cap).
+	// hours is skipped (0: no cap; remarket's commands use
+	// DefaultFrequencyCapHours).
 	FrequencyCapHours int
 	// BatchSize is how many recipients one send job takes; one job per
 	// recipient would cost more than the email. 0: see batchSize.
@@ -197,6 +198,10 @@ func (s *Service) batchSize(queued int64) int {
 	}
 	return int(size)
 }
+
+// DefaultFrequencyCapHours is the frequency cap of remarket's commands: a
+// customer mailed within the last 20 hours gets no other campaign's email.
+const DefaultFrequencyCapHours = 20
 
 // EmailWorkers is how many send jobs `remarket serve` runs at once.
 const EmailWorkers = 16

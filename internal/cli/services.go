@@ -49,7 +49,7 @@ func (a *app) campaignPlanner(ctx context.Context) (*campaign.Service, error) {
 			Recs:              &recs.Service{DB: pool, Opts: recommend.DefaultOptions, CheckEvery: 5 * time.Second}},
 		River:             client,
 		Log:               a.log,
-		FrequencyCapHours: 20,
+		FrequencyCapHours: campaign.DefaultFrequencyCapHours,
 		RatePerSecond:     a.cfg.SMTPRatePerSecond(),
 	}
 	if a.cfg.SMTPURL != "" {

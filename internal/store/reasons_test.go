@@ -163,7 +163,7 @@ VALUES ($1, 'campaign:' || $2::bigint, $2, $3)`, storeID, camp, id); err != nil 
 }
 
 // newCampaign is a draft campaign of the store, by id.
-func newCampaign(t *testing.T, db store.DB, storeID int64) int64 {
+func newCampaign(t testing.TB, db store.DB, storeID int64) int64 {
 	t.Helper()
 	c, err := store.CampaignInsert(context.Background(), db, store.Campaign{StoreID: storeID, Name: "reasons",
 		Template: "cross-sell", Strategy: "blend", K: 4, Segment: "orders>=0"})
