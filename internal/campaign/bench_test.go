@@ -292,7 +292,9 @@ func warmStatements(db store.DB, capHours int) error {
 	_, err2 := store.SendClaimMany(ctx, db, -1, -1, -1, 1, capHours)
 	_, err3 := store.ProductsByID(ctx, db, none)
 	err4 := store.SendFinishMany(ctx, db, none, []store.SendResult{{Status: "sent"}})
-	for _, err := range []error{err1, err2, err3, err4} {
+	_, err5 := store.CampaignGet(ctx, db, -1)                    // the cancel check
+	_, err6 := store.SkipReasonsNow(ctx, db, -1, none, capHours) // the re-check of a slow chunk
+	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
