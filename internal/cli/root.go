@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -125,7 +126,7 @@ func (a *app) rootCmd() *cobra.Command {
 	f.String("admin-token", "", "admin API token (env REMARKET_ADMIN_TOKEN)")
 	f.String("templates", "", "folder of email templates overriding the built-in ones (env REMARKET_TEMPLATES)")
 	f.String("smtp-rate", "", "messages per second to the SMTP server, 0 for no limit (env REMARKET_SMTP_RATE)")
-	f.String("smtp-connections", "", "SMTP connections serve keeps open and sends over at once, 1–64 (env REMARKET_SMTP_CONNECTIONS, default 8)")
+	f.String("smtp-connections", "", "SMTP connections serve keeps open and sends over at once, 1–64 (env REMARKET_SMTP_CONNECTIONS, default "+strconv.Itoa(config.DefaultSMTPConnections)+")")
 	f.String("inbound-addr", "", "inbound SMTP listen address for unsubscribe mail (env REMARKET_INBOUND_ADDR)")
 	f.String("unsubscribe-domain", "", "domain of the mailto: unsubscribe address (env REMARKET_UNSUBSCRIBE_DOMAIN)")
 	f.String("inbound-tls-cert", "", "PEM certificate for STARTTLS on the inbound SMTP server (env REMARKET_INBOUND_TLS_CERT)")

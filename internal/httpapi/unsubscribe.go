@@ -64,7 +64,8 @@ func (a *API) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 }
 
 // unsubscribeToken verifies the link's token and finds its store, or
-// answers that the link is not valid.
+// answers that the link is not valid (404), or, when the database fails,
+// to try again (503).
 func (a *API) unsubscribeToken(w http.ResponseWriter, r *http.Request) (track.Token, store.Store, bool) {
 	tok, err := a.Links.Verify(r.PathValue("token"), track.PurposeUnsubscribe)
 	if err != nil {

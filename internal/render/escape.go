@@ -131,8 +131,8 @@ var htmlNormReplacementTable = []string{
 	'>':  "&gt;",
 }
 
-// htmlReplacer is html/template's with badRunes true (what every escaper
-// here passes), for the tables above.
+// htmlReplacer is html/template's with its badRunes flag always true (the
+// only way the escapers copied here call it), for the tables above.
 func htmlReplacer(s string, table []string) string {
 	written, b := 0, new(strings.Builder)
 	for i, w := 0, 0; i < len(s); i += w {
