@@ -125,26 +125,31 @@ type blendInput struct {
 }
 
 // blendCands returns the candidates of blend for the customer with their
-// features: cross-sell and peer candidates, the popCands most popular and
-// the newCands most popular new products, not bought (and, with repeats,
-// the customer's own products). The caller holds mu; both slices are the
-// call's buffers.
+// features (for fitting the weights). The caller holds mu; both slices are
+// the call's buffers.
 func (q *query) blendCands(repeats bool) ([]cand, []features) {
+	cs, fs := q.b.candBuf[:0], q.b.featBuf[:0]
+	q.eachBlendCand(repeats, func(c cand, f *features) {
+		cs, fs = append(cs, c), append(fs, *f)
+	})
+	q.b.candBuf, q.b.featBuf = cs, fs
+	return cs, fs
+}
+
+// eachBlendCand calls fn with every candidate of blend for the customer
+// and its features (in a buffer reused after the call): cross-sell and
+// peer candidates, the popCands most popular and the newCands most popular
+// new products, not bought (and, with repeats, the customer's own
+// products). The caller holds mu.
+func (q *query) eachBlendCand(repeats bool, fn func(c cand, f *features)) {
 	in := q.blendInput()
 	m, b := q.m, q.b
-	n := 2*compCands + popCands + newCands
-	if repeats && q.c != nil {
-		n += len(q.c.items)
-	}
-	cs, fs := b.candBuf[:0], b.featBuf[:0]
-	if cap(cs) < n {
-		cs, fs = make([]cand, 0, n), make([]features, 0, n)
-	}
 	if len(b.seen) < len(m.prods) {
 		b.seen = make([]bool, len(m.prods))
 	}
-	// seen marks the products already considered, and those bought.
-	seen := b.seen
+	// seen marks the products already considered (listed in considered),
+	// and those bought.
+	seen, considered, f := b.seen, b.candPs[:0], &b.feat
 	if q.c != nil {
 		for _, it := range q.c.items {
 			seen[it.prod] = true
@@ -155,9 +160,9 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 			return
 		}
 		seen[p] = true
-		cs = append(cs, cand{p: p, from: -1})
-		fs = append(fs, features{})
-		q.newFeatures(&fs[len(fs)-1], p, in)
+		considered = append(considered, p)
+		q.newFeatures(f, p, in)
+		fn(cand{p: p, from: -1}, f)
 	}
 	for _, p := range b.topTouched(in.xs, compCands) {
 		consider(p)
@@ -171,22 +176,20 @@ func (q *query) blendCands(repeats bool) ([]cand, []features) {
 	for _, p := range in.pop.newRank[:min(len(in.pop.newRank), newCands)] {
 		consider(p)
 	}
-	for _, c := range cs {
-		seen[c.p] = false
+	for _, p := range considered {
+		seen[p] = false
 	}
+	b.candPs = considered
 	if q.c != nil {
 		for _, it := range q.c.items {
 			seen[it.prod] = false
 			if repeats && q.available(it.prod) {
-				cs = append(cs, cand{p: it.prod, from: it.prod, kind: Replenish})
-				fs = append(fs, features{})
-				q.repeatFeatures(&fs[len(fs)-1], &it, in)
+				q.repeatFeatures(f, &it, in)
+				fn(cand{p: it.prod, from: it.prod, kind: Replenish}, f)
 			}
 		}
 	}
 	q.clearWords(in)
-	b.candBuf, b.featBuf = cs, fs
-	return cs, fs
 }
 
 // clearWords zeroes the customer's word and category counts for the next
@@ -261,8 +264,8 @@ func (q *query) blendInput() *blendInput {
 	return in
 }
 
-// productFeatures fills the features of product p shared by new and
-// repeat candidates into f (zero on entry).
+// productFeatures sets f to the features of product p shared by new and
+// repeat candidates (zero for the others).
 func (q *query) productFeatures(f *features, p int32, in *blendInput) {
 	info := &in.pop.info[p]
 	*f = info.base
@@ -278,6 +281,11 @@ func (q *query) productFeatures(f *features, p int32, in *blendInput) {
 	}
 	ws := q.m.words[p]
 	for _, w := range ws {
+		if in.wordN[w] == 0 {
+			// Each sum below would add ±0 (wordR is 0 too) to a value
+			// begun at +0, so never −0: no change.
+			continue
+		}
 		v := in.wordN[w] / items
 		f[fWord] += v / float64(len(ws))
 		if v > f[fWordMax] { // math.Max, without its NaN and −0 cases: v ≥ 0
@@ -341,10 +349,48 @@ func logOdds(w, f *features) float64 {
 	return v
 }
 
+// span is a run [lo, hi) of features.
+type span struct{ lo, hi int }
+
+// nonzero returns the runs of w's nonzero weights.
+func nonzero(w *features) []span {
+	var out []span
+	for i := 0; i < len(w); {
+		if w[i] == 0 {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(w) && w[j] != 0 {
+			j++
+		}
+		out = append(out, span{i, j})
+		i = j
+	}
+	return out
+}
+
+// blendSpans are the runs of nonzero weights of blendWeights.
+var blendSpans = [2][]span{nonzero(&blendWeights[wNew]), nonzero(&blendWeights[wRepeat])}
+
+// logOddsOver is logOdds over the runs of nonzero weights, to the bit: a
+// term it leaves out is ±0 (the features are finite), and adding ±0 leaves
+// a sum begun at +0 as it is (such a sum is never −0). The additions run
+// one after another, so each left out saves their latency.
+func logOddsOver(runs []span, w, f *features) float64 {
+	v := 0.0
+	for _, r := range runs {
+		ws, fs := w[r.lo:r.hi], f[r.lo:r.hi]
+		for i := range ws {
+			v += ws[i] * fs[i]
+		}
+	}
+	return v
+}
+
 // Feature groups, for the reason of a pick: the group that adds most to
 // its log-odds names the component. A group lists up to five features; -1
-// ends a shorter list (fixed arrays, not slices: contributions runs for
-// every candidate of every recommendation).
+// ends a shorter list. addContributions writes the lists out.
 var labelGroups = [...]struct {
 	idx  [5]int
 	kind string
@@ -359,22 +405,43 @@ var labelGroups = [...]struct {
 // groupScores are the contributions of each label group to a log-odds.
 type groupScores [len(labelGroups)]float64
 
-// contributions sums each group's w[i]·f[i] in its list's order, one term
-// at a time (the same bits also where Go fuses a multiply and an add).
+// contributions returns each group's sum of w[i]·f[i].
 func contributions(w, f *features) groupScores {
 	var out groupScores
-	for gi := range labelGroups {
-		idx := &labelGroups[gi].idx
-		s := w[idx[0]] * f[idx[0]]
-		for _, i := range idx[1:] {
-			if i < 0 {
-				break
-			}
-			s += w[i] * f[i]
-		}
-		out[gi] = s
-	}
+	addContributions(&out, w, f)
 	return out
+}
+
+// addContributions adds each group's sum of w[i]·f[i] to sum: the terms
+// in labelGroups' order, one at a time (the same bits also where Go fuses
+// a multiply and an add). It is written out, not looped over labelGroups,
+// as it runs for every candidate (TestContributionsFollowGroups checks
+// that the two agree); sum is a pointer since an array result is copied
+// through memory.
+func addContributions(sum *groupScores, w, f *features) {
+	s := w[fXS] * f[fXS]
+	s += w[fXSSqrt] * f[fXSSqrt]
+	s += w[fXSSeeds] * f[fXSSeeds]
+	s += w[fXSLog] * f[fXSLog]
+	sum[0] += s
+	s = w[fPeer] * f[fPeer]
+	s += w[fPeerSqrt] * f[fPeerSqrt]
+	sum[1] += s
+	s = w[fPop] * f[fPop]
+	s += w[fLog7] * f[fLog7]
+	s += w[fLog30] * f[fLog30]
+	s += w[fLogAll] * f[fLogAll]
+	s += w[fTrend] * f[fTrend]
+	sum[2] += s
+	s = w[fNew] * f[fNew]
+	s += w[fAge] * f[fAge]
+	sum[3] += s
+	s = w[fWord] * f[fWord]
+	s += w[fWordMax] * f[fWordMax]
+	s += w[fWordRec] * f[fWordRec]
+	s += w[fWordIDF] * f[fWordIDF]
+	s += w[fCat] * f[fCat]
+	sum[4] += s
 }
 
 // label names the component that lifts a new product most above the
@@ -390,28 +457,6 @@ func label(w, f *features, base *groupScores) string {
 		}
 	}
 	return kind
-}
-
-// meanContributions averages the group contributions over the new-product
-// candidates: the base that label measures from.
-func meanContributions(w *features, cs []cand, fs []features) groupScores {
-	var sum groupScores
-	n := 0
-	for k, c := range cs {
-		if c.kind == Replenish {
-			continue
-		}
-		for gi, v := range contributions(w, &fs[k]) {
-			sum[gi] += v
-		}
-		n++
-	}
-	if n > 0 {
-		for gi := range sum {
-			sum[gi] /= float64(n)
-		}
-	}
-	return sum
 }
 
 // tasteKind labels blend picks chosen mostly for the words of their title
@@ -461,27 +506,8 @@ func (q *query) blend() []cand {
 		// every feature but popularity is zero.
 		return q.popular(nil)
 	}
-	cs, fs := q.blendCands(q.r.AllowRepeats)
-	base := meanContributions(&blendWeights[wNew], cs, fs)
+	out, fs, base := q.blendRank()
 	xs, ps := &q.b.scratch[0], &q.b.scratch[1]
-	// Every candidate may be recommended (blendCands filtered them): score,
-	// demote and keep the K best; only those get a label.
-	out := cs[:0]
-	for k := range cs {
-		c := cs[k]
-		w := &blendWeights[wNew]
-		if c.kind == Replenish {
-			w = &blendWeights[wRepeat]
-		}
-		c.score = 1 / (1 + math.Exp(-logOdds(w, &fs[k])))
-		if c.score <= 0 {
-			continue
-		}
-		c.score = q.demote(c.p, c.score)
-		c.f = int32(k)
-		out = append(out, c)
-	}
-	out = best(out, q.r.K)
 	for k := range out {
 		c := &out[k]
 		if c.kind == Replenish {
@@ -505,6 +531,106 @@ func (q *query) blend() []cand {
 		out = append(out, rq.popular(taken)...)
 	}
 	return out
+}
+
+// blendRank scores the candidates of eachBlendCand as they come (every
+// one may be recommended: it filtered them), demotes them and returns the
+// K best, best first, with the mean group contributions of the new-product
+// candidates: the base that label measures from. The picks' f indexes fs,
+// their features; both slices are the call's buffers.
+func (q *query) blendRank() (picks []cand, fs []features, base groupScores) {
+	r := blendRanker{q: q, top: topK{k: q.r.K, cs: q.b.candBuf[:0]}, fs: q.b.featBuf[:0], floor: math.Inf(-1)}
+	// Demoting never raises a score (but for a SentPenalty above 1), so a
+	// candidate whose log-odds put even its undemoted probability below the
+	// k-th best so far cannot enter: it skips the exponential.
+	r.prune = q.m.opts.SentPenalty <= 1 || len(q.r.RecentlySent) == 0
+	q.eachBlendCand(q.r.AllowRepeats, r.add)
+	q.b.candBuf, q.b.featBuf = r.top.cs, r.fs
+	if r.n > 0 {
+		for gi := range r.sum {
+			r.sum[gi] /= float64(r.n)
+		}
+	}
+	return r.top.cs, r.fs, r.sum
+}
+
+// blendRanker is blendRank's state.
+type blendRanker struct {
+	q     *query
+	top   topK
+	fs    []features // of the candidates kept
+	sum   groupScores
+	n     int     // new-product candidates
+	prune bool    // whether floor may rise
+	floor float64 // the log-odds under which a candidate cannot enter top
+}
+
+// add scores candidate c with features f.
+func (r *blendRanker) add(c cand, f *features) {
+	wi := wNew
+	if c.kind == Replenish {
+		wi = wRepeat
+	} else {
+		addContributions(&r.sum, &blendWeights[wNew], f)
+		r.n++
+	}
+	lo := logOddsOver(blendSpans[wi], &blendWeights[wi], f)
+	if lo < r.floor {
+		return
+	}
+	c.score = 1 / (1 + math.Exp(-lo))
+	if c.score <= 0 {
+		return
+	}
+	c.score = r.q.demote(c.p, c.score)
+	c.f = int32(len(r.fs))
+	if !r.top.add(c) {
+		return
+	}
+	r.fs = append(r.fs, *f)
+	if r.prune && r.top.full() {
+		r.floor = logitFloor(r.top.last().score)
+	}
+}
+
+// logitFloor returns a log-odds below which the logistic function, as
+// blend computes it, is certainly under s: the logit of s less a margin
+// far above the rounding of the exponential and the logarithms. Near 1
+// the probabilities are too coarse for that margin to hold: no floor.
+func logitFloor(s float64) float64 {
+	if s > 0.99 {
+		return math.Inf(-1)
+	}
+	return math.Log(s) - math.Log1p(-s) - 1e-9
+}
+
+// topK keeps the k best candidates offered by better, best first: what
+// best returns over them all (the candidates' products differ, so better
+// orders them totally).
+type topK struct {
+	k  int
+	cs []cand
+}
+
+func (t *topK) full() bool { return len(t.cs) >= t.k }
+
+// last returns the k-th best so far.
+func (t *topK) last() cand { return t.cs[len(t.cs)-1] }
+
+// add offers c and reports whether it was kept.
+func (t *topK) add(c cand) bool {
+	if t.k <= 0 || t.full() && !better(c, t.last()) {
+		return false
+	}
+	if !t.full() {
+		t.cs = append(t.cs, c)
+	}
+	i := len(t.cs) - 1
+	for ; i > 0 && better(c, t.cs[i-1]); i-- {
+		t.cs[i] = t.cs[i-1]
+	}
+	t.cs[i] = c
+	return true
 }
 
 // popStats returns the day's per-product figures, cached per day and model

@@ -307,6 +307,8 @@ type buffers struct {
 	wordR   []float64 // the same weighted by recency
 	catN    []float64 // per category number, the customer's products in it
 	candBuf []cand
+	candPs  []int32  // blend's candidate products
+	feat    features // one blend candidate's features
 	valBuf  []float64
 	topBuf  []int32
 	featBuf []features
