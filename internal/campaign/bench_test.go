@@ -55,7 +55,8 @@ import (
 // REMARKET_BENCH_RECIPIENTS sets the campaign's size (default 3,000);
 // REMARKET_BENCH_DATA=online-retail sends instead to every customer of the
 // real Online Retail data, with its catalog; REMARKET_BENCH_ROUNDS sets the
-// rounds (default 5, and 1 above 20,000 recipients).
+// rounds (default 5, and 1 above 20,000 recipients); with -v, each round is
+// logged, and REMARKET_BENCH_TIMELINE=1 prints each send's progress.
 //
 //	go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x
 //	REMARKET_BENCH_RECIPIENTS=200000 go test ./internal/campaign -run XXX -bench CampaignSend -benchtime 1x -timeout 30m
@@ -247,6 +248,7 @@ func campaignRate(b *testing.B, db store.DB, svc *campaign.Service, st store.Sto
 	if profile {
 		defer profileCampaign(b)()
 	}
+	defer timeline(sink, start, cpu0, pg0)()
 	for {
 		cur, err := store.CampaignGet(ctx, db, c.ID)
 		if err != nil {
@@ -452,6 +454,32 @@ func profileCampaign(b *testing.B) func() {
 			b.Error(err)
 		}
 	}
+}
+
+// timeline prints, every 20 ms of a round's send when
+// REMARKET_BENCH_TIMELINE is set, how many emails the server has taken and
+// the CPU time this process and PostgreSQL have used since start: it shows
+// where a send waits or works without sending (its start, its claims). It
+// returns its stop.
+func timeline(sink *smtpsink.Sink, start time.Time, cpu0, pg0 time.Duration) func() {
+	if os.Getenv("REMARKET_BENCH_TIMELINE") == "" {
+		return func() {}
+	}
+	stop, n0 := make(chan struct{}), sink.Count()
+	go func() {
+		for tick := time.NewTicker(20 * time.Millisecond); ; {
+			select {
+			case <-stop:
+				tick.Stop()
+				return
+			case <-tick.C:
+			}
+			pg, _ := postgresCPU()
+			fmt.Fprintf(os.Stderr, "timeline %5d ms: %6d sent, CPU %5d ms here, %5d ms PostgreSQL\n", time.Since(start).Milliseconds(),
+				sink.Count()-n0, (cpuTime() - cpu0).Milliseconds(), (pg - pg0).Milliseconds())
+		}
+	}()
+	return func() { close(stop) }
 }
 
 func cpuTime() time.Duration {
