@@ -114,6 +114,7 @@ type prodInfo struct {
 // blendInput is what one customer's candidates are scored from.
 type blendInput struct {
 	xs, ps     *scores
+	xv, pv     []float64 // their values, in touched's order
 	maxX, maxP float64
 	pop        *popStats
 	catN       []float64 // per category number, the customer's products in it
@@ -164,10 +165,10 @@ func (q *query) eachBlendCand(repeats bool, fn func(c cand, f *features)) {
 		q.newFeatures(f, p, in)
 		fn(cand{p: p, from: -1}, f)
 	}
-	for _, p := range b.topTouched(in.xs, compCands) {
+	for _, p := range b.topTouched(in.xs.touched, in.xv, compCands) {
 		consider(p)
 	}
-	for _, p := range b.topTouched(in.ps, compCands) {
+	for _, p := range b.topTouched(in.ps.touched, in.pv, compCands) {
 		consider(p)
 	}
 	for _, p := range in.pop.rank[:min(len(in.pop.rank), popCands)] {
@@ -215,7 +216,9 @@ func (q *query) blendInput() *blendInput {
 	if m.opts.PeerMix > 0 {
 		in.ps = q.peers()
 	}
-	in.maxX, in.maxP = maxOf(in.xs), maxOf(in.ps)
+	in.xv, in.pv = in.xs.values(b.xv), in.ps.values(b.pv)
+	b.xv, b.pv = in.xv, in.pv
+	in.maxX, in.maxP = maxOf(in.xv), maxOf(in.pv)
 	in.cust[fBias] = 1
 	if q.c == nil {
 		return in
@@ -304,22 +307,40 @@ func (q *query) productFeatures(f *features, p int32, in *blendInput) {
 func (q *query) newFeatures(f *features, p int32, in *blendInput) {
 	q.productFeatures(f, p, in)
 	if in.maxX > 0 {
-		f[fXS] = in.xs.val[p] / in.maxX
+		f[fXS] = in.xs.e[p].val / in.maxX
 		f[fXSSqrt] = math.Sqrt(f[fXS])
-		f[fXSSeeds] = math.Log1p(float64(in.xs.n[p]))
+		f[fXSSeeds] = log1pCount(in.xs.e[p].n)
 	}
 	f[fXSLog] = logXSFloor // most candidates do not come from cross-sell: no logarithm to take
 	if f[fXS] != 0 {
 		f[fXSLog] = math.Log(0.001 + f[fXS])
 	}
 	if in.maxP > 0 {
-		f[fPeer] = in.ps.val[p] / in.maxP
+		f[fPeer] = in.ps.e[p].val / in.maxP
 		f[fPeerSqrt] = math.Sqrt(f[fPeer])
 	}
 }
 
 // logXSFloor is fXSLog without a cross-sell score.
 var logXSFloor = math.Log(0.001)
+
+// log1pCount is ln(1+n) for a count n ≥ 0, looked up for the small ones:
+// the customer's products that lead to a candidate number MaxHistory (60)
+// at most, and the logarithm took a seventh of newFeatures' time.
+func log1pCount(n int32) float64 {
+	if uint32(n) < uint32(len(log1pSmall)) {
+		return log1pSmall[n]
+	}
+	return math.Log1p(float64(n))
+}
+
+// log1pSmall holds ln(1+n) for n < 128.
+var log1pSmall = func() (t [128]float64) {
+	for n := range t {
+		t[n] = math.Log1p(float64(n))
+	}
+	return t
+}()
 
 // repeatFeatures fills the features of a product the customer bought.
 func (q *query) repeatFeatures(f *features, it *custItem, in *blendInput) {
@@ -516,9 +537,9 @@ func (q *query) blend() []cand {
 		c.kind = label(&blendWeights[wNew], &fs[c.f], &base)
 		switch c.kind {
 		case CrossSell:
-			c.from = xs.from[c.p]
+			c.from = xs.e[c.p].from
 		case peersKind:
-			c.n = ps.n[c.p]
+			c.n = ps.e[c.p].n
 		}
 	}
 	if len(out) < q.r.K {
@@ -755,26 +776,28 @@ func (m *Model) wordTrends(today int64) []float64 {
 	return o14
 }
 
-// topTouched returns about the k products with the highest accumulated
-// scores (all of them tied at the k-th), unordered, in a reused buffer.
-func (b *buffers) topTouched(s *scores, k int) []int32 {
-	if len(s.touched) <= k {
-		return s.touched
+// topTouched returns about the k products of touched with the highest
+// values (vals, in the same order): all of them tied at the k-th, in
+// touched's order, in a reused buffer.
+func (b *buffers) topTouched(touched []int32, vals []float64, k int) []int32 {
+	if len(touched) <= k {
+		return touched
 	}
-	vals := b.valBuf[:0]
-	for _, j := range s.touched {
-		vals = append(vals, s.val[j])
-	}
-	b.valBuf = vals
-	th := kthLargest(vals, k)
-	out := b.topBuf[:0]
-	for _, j := range s.touched {
-		if s.val[j] >= th {
-			out = append(out, j)
+	b.valBuf = append(b.valBuf[:0], vals...)
+	th := kthLargest(b.valBuf, k)
+	// About a third are kept, unpredictably: each product is written to
+	// the next free place, which is taken only when it is kept (a
+	// conditional increment compiles to no branch).
+	out := slices.Grow(b.topBuf[:0], len(touched))[:len(touched)]
+	n := 0
+	for i, j := range touched {
+		out[n] = j
+		if vals[i] >= th {
+			n++
 		}
 	}
-	b.topBuf = out
-	return out
+	b.topBuf = out[:n]
+	return out[:n]
 }
 
 // kthLargest returns the k-th largest of xs (1-based), reordering xs

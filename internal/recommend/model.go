@@ -295,9 +295,10 @@ type Model struct {
 // catN, and scores through touched).
 type buffers struct {
 	scratch [2]scores
-	overlap []int32 // per customer, products in common; int32 keeps it in cache for large stores
-	peerCs  []int32 // customers sharing a product with the customer
-	peerBuf []peer  // their similarities
+	overlap []int32   // per customer, products in common; int32 keeps it in cache for large stores
+	peerCs  []int32   // customers sharing a product with the customer
+	peerBuf []peer    // their similarities
+	peerMax []float64 // by overlap, the highest similarity
 	histBuf []custItem
 	histW   []float64
 	in      blendInput
@@ -307,8 +308,9 @@ type buffers struct {
 	wordR   []float64 // the same weighted by recency
 	catN    []float64 // per category number, the customer's products in it
 	candBuf []cand
-	candPs  []int32  // blend's candidate products
-	feat    features // one blend candidate's features
+	candPs  []int32   // blend's candidate products
+	feat    features  // one blend candidate's features
+	xv, pv  []float64 // blendInput's
 	valBuf  []float64
 	topBuf  []int32
 	featBuf []features

@@ -59,44 +59,100 @@ type cand struct {
 }
 
 // scores accumulates candidate scores densely over the model's products.
-// Each call's buffers hold two, reused from call to call.
+// Each call's buffers hold two, reused from call to call. A product's
+// figures lie together (mostly in one cache line, where four arrays took
+// four), and outside touched they are score0's: a product's first score
+// needs no set-up.
 type scores struct {
-	val     []float64
-	best    []float64
-	from    []int32
-	n       []int32
-	touched []int32
+	e       []score
+	touched []int32 // room for every product and one more (see addNbrs)
 }
+
+// score is one product's accumulated score.
+type score struct {
+	val  float64
+	best float64 // the highest term, -1 before any
+	n    int32   // terms
+	from int32   // the product the best term came through, -1 if none
+}
+
+// score0 is a score before any term.
+var score0 = score{best: -1, from: -1}
 
 // reset makes s an empty accumulator over n products.
 func (s *scores) reset(n int) *scores {
 	for _, j := range s.touched {
-		s.val[j], s.n[j] = 0, 0
+		s.e[j] = score0
 	}
 	s.touched = s.touched[:0]
-	if len(s.val) < n {
-		s.val, s.best, s.from, s.n = make([]float64, n), make([]float64, n), make([]int32, n), make([]int32, n)
+	if len(s.e) < n {
+		s.e = make([]score, n)
+		for j := range s.e {
+			s.e[j] = score0
+		}
+		s.touched = make([]int32, 0, n+1)
 	}
 	return s
 }
 
-func (s *scores) add(j int32, v float64, from int32) {
-	if s.n[j] == 0 {
-		s.touched = append(s.touched, j)
-		s.best[j], s.from[j] = -1, -1
+// addNbrs adds w·sim of each of nbrs to its product's score, through
+// product from. Whether a product is new is not predictable, so it is
+// listed without a branch: written past the end of the list, which grows
+// over it only when it is new (a conditional increment compiles to no
+// branch).
+func (s *scores) addNbrs(nbrs []nbr, w float64, from int32) {
+	es := s.e
+	t, k := s.touched[:cap(s.touched)], len(s.touched)
+	for _, nb := range nbrs {
+		j, v := nb.j, w*float64(nb.sim)
+		e := &es[j]
+		t[k] = j
+		if e.n == 0 {
+			k++
+		}
+		e.n++
+		e.val += v
+		if v > e.best {
+			e.best, e.from = v, from
+		}
 	}
-	s.n[j]++
-	s.val[j] += v
-	if v > s.best[j] {
-		s.best[j], s.from[j] = v, from
+	s.touched = t[:k]
+}
+
+// addRecent adds sim times the recency weight of each of a customer's
+// products to its score (best and from are left: nothing reads them), as
+// addNbrs does.
+func (s *scores) addRecent(items []custItem, sim float64, rw *recencyWeights) {
+	es := s.e
+	t, k := s.touched[:cap(s.touched)], len(s.touched)
+	for _, it := range items {
+		e := &es[it.prod]
+		t[k] = it.prod
+		if e.n == 0 {
+			k++
+		}
+		e.n++
+		e.val += sim * rw.of(it.last)
 	}
+	s.touched = t[:k]
+}
+
+// values returns the scores of the touched products, in touched's order,
+// in buf (reused): read at random once, then in order.
+func (s *scores) values(buf []float64) []float64 {
+	buf = buf[:0]
+	for _, j := range s.touched {
+		buf = append(buf, s.e[j].val)
+	}
+	return buf
 }
 
 // cands lists the accumulated scores as candidates of a kind.
 func (s *scores) cands(kind string) []cand {
 	out := make([]cand, 0, len(s.touched))
 	for _, j := range s.touched {
-		out = append(out, cand{p: j, score: s.val[j], from: s.from[j], n: s.n[j], kind: kind})
+		e := &s.e[j]
+		out = append(out, cand{p: j, score: e.val, from: e.from, n: e.n, kind: kind})
 	}
 	return out
 }
@@ -306,9 +362,7 @@ func (q *query) fromHistory(pick func(nbrs, ups []nbr) []nbr) *scores {
 	items, ws := q.history()
 	s := q.b.scratch[0].reset(len(q.m.prods))
 	for k, it := range items {
-		for _, n := range pick(q.m.neighbours(it.prod)) {
-			s.add(n.j, ws[k]*float64(n.sim), it.prod)
-		}
+		s.addNbrs(pick(q.m.neighbours(it.prod)), ws[k], it.prod)
 	}
 	return s
 }
@@ -319,49 +373,86 @@ const peersKind = "similar-customers"
 // peers scores products by what similar customers bought: Σ over the
 // Peers customers v with the highest overlap cos(u,v) = |I_u ∩ I_v| /
 // sqrt(|I_u|·|I_v|) of cos(u,v) · 2^(-age/PeerHalfLife), age being how long
-// ago v last bought the product. from is the peer count in best.
+// ago v last bought the product. n is the count of peers who bought it.
 func (q *query) peers() *scores {
-	m, b := q.m, q.b
-	s := b.scratch[1].reset(len(m.prods))
+	m := q.m
+	s := q.b.scratch[1].reset(len(m.prods))
 	items, _ := q.history()
 	if len(items) == 0 {
 		return s
 	}
+	ps := q.bestPeers(q.countOverlaps(items), len(items), m.opts.Peers)
+	rw := newRecencyWeights(q.now, m.opts.PeerHalfLife.Seconds())
+	for _, p := range ps {
+		s.addRecent(m.custs[p.v].items, p.sim, rw)
+	}
+	return s
+}
+
+// countOverlaps counts in the overlap buffer, for every other customer
+// who bought one of items, how many of them they bought, and returns
+// those customers, each once, in a reused buffer.
+func (q *query) countOverlaps(items []custItem) []int32 {
+	m, b := q.m, q.b
 	if len(b.overlap) < len(m.custs) {
 		b.overlap = make([]int32, len(m.custs))
 	}
-	overlap := b.overlap
-	touched := b.peerCs[:0]
+	// The list has a place per buyer met, or per customer if fewer.
+	need := 0
+	for _, it := range items {
+		need += len(m.buyers[it.prod])
+	}
+	if need = min(need, len(m.custs)); len(b.peerCs) < need {
+		b.peerCs = make([]int32, need)
+	}
+	overlap, touched := b.overlap, b.peerCs
+	// A customer is listed on their first count, without a branch (whether
+	// a buyer is new is not predictable): each buyer is written to the next
+	// free place, which is taken only when they are new. The customer is
+	// among their products' buyers: starting their own count at 1 keeps
+	// them off the list without a test per buyer.
 	self := q.c.n
+	overlap[self] = 1
+	n := 0
 	for _, it := range items {
 		for _, v := range m.buyers[it.prod] {
-			if v == self {
-				continue
+			o := overlap[v]
+			touched[n] = v
+			if o == 0 {
+				n++
 			}
-			if overlap[v] == 0 {
-				touched = append(touched, v)
-			}
-			overlap[v]++
+			overlap[v] = o + 1
 		}
 	}
-	b.peerCs = touched
-	// The Peers best by similarity, best first (ties by index), kept in
-	// order as the touched customers are scanned.
+	overlap[self] = 0
+	return touched[:n]
+}
+
+// bestPeers returns the k (> 0) customers of touched most similar to the
+// customer, best first (ties by index), in a reused buffer, and zeroes
+// their overlap counts, which are at most most.
+func (q *query) bestPeers(touched []int32, most, k int) []peer {
+	m, b := q.m, q.b
 	nu := float64(len(q.c.items))
-	k := m.opts.Peers
-	ps := b.peerBuf[:0]
-	// A similarity is at most overlap/sqrt(nu) (the peer has a product at
-	// least): once k peers are kept, a customer whose bound is below the
-	// k-th similarity by more than rounding cannot enter, and their
-	// product count (a cache miss in a large store) is not read.
-	invSqrtNu := 1 / math.Sqrt(nu)
+	bound := q.peerBounds(nu, most)
+	overlap, ps := b.overlap, b.peerBuf[:0]
+	// Once k peers are kept, a customer cannot enter whose similarity is
+	// below the k-th (cut): surely so when their bound is (and their
+	// product count, a cache miss in a large store, is not read), or when
+	// o² < cut²·nu·n by far more than rounding (no square root or division:
+	// most customers on Online Retail pass the bound, few enter).
+	cut, cut2 := math.Inf(-1), -1.0
 	for _, v := range touched {
-		o := float64(overlap[v])
+		o := overlap[v]
 		overlap[v] = 0
-		if len(ps) == k && peerBound && o*invSqrtNu < ps[k-1].sim*(1-1e-9) {
+		if bound[o] < cut {
 			continue
 		}
-		p := peer{v, o / math.Sqrt(nu*float64(m.custItems[v]))}
+		n := float64(m.custItems[v])
+		if float64(o)*float64(o) < cut2*n {
+			continue
+		}
+		p := peer{v, float64(o) / math.Sqrt(nu*n)}
 		if len(ps) == k && !p.better(ps[k-1]) {
 			continue
 		}
@@ -374,22 +465,62 @@ func (q *query) peers() *scores {
 		}
 		copy(ps[i+1:], ps[i:len(ps)-1])
 		ps[i] = p
-	}
-	b.peerBuf = ps
-	hl := m.opts.PeerHalfLife.Seconds()
-	for _, p := range ps {
-		// A customer's products bought in the same order share their last
-		// purchase time, and so their recency weight.
-		last, r := int64(math.MinInt64), 0.0
-		for _, it := range m.custs[p.v].items {
-			if it.last != last {
-				age := math.Max(float64(q.now-it.last), 0)
-				last, r = it.last, math.Exp2(-age/hl)
-			}
-			s.add(it.prod, p.sim*r, -1)
+		if len(ps) == k && peerBound {
+			cut = ps[k-1].sim
+			cut2 = cut * cut * nu * (1 - 1e-9)
 		}
 	}
-	return s
+	b.peerBuf = ps
+	return ps
+}
+
+// peerBounds returns, by overlap o up to most, the highest similarity a
+// customer sharing o of the customer's nu products can have, in a reused
+// buffer. They have o products at least, so their similarity
+// o/sqrt(nu·n) is at most o/sqrt(nu·o), computed in the same steps: each
+// step's rounding keeps the order of its inputs, so the bound holds to
+// the bit. It is tighter than o/sqrt(nu) (a product at least) by sqrt(o).
+func (q *query) peerBounds(nu float64, most int) []float64 {
+	bound := append(q.b.peerMax[:0], 0)
+	for o := 1; o <= most; o++ {
+		bound = append(bound, float64(o)/math.Sqrt(nu*float64(o)))
+	}
+	q.b.peerMax = bound
+	return bound
+}
+
+// recencyWeights memoises 2^(-age/hl) by purchase time: a customer's
+// products share the times of their few orders (peers' ~1,300 products
+// on Online Retail have ~90), and the exponential costs more than a
+// lookup. A slot holds the last time hashed to it and its weight.
+type recencyWeights struct {
+	now  int64
+	hl   float64
+	slot [256]struct {
+		t int64
+		r float64
+	}
+}
+
+// newRecencyWeights returns an empty memo: each slot holds the time
+// math.MinInt64 with weight 0, which the loop it replaced gave that time
+// too (it began from them).
+func newRecencyWeights(now int64, hl float64) *recencyWeights {
+	w := &recencyWeights{now: now, hl: hl}
+	for i := range w.slot {
+		w.slot[i].t = math.MinInt64
+	}
+	return w
+}
+
+// of returns the weight of purchase time t.
+func (w *recencyWeights) of(t int64) float64 {
+	e := &w.slot[uint64(t)*0x9e3779b97f4a7c15>>56]
+	if e.t != t {
+		age := math.Max(float64(w.now-t), 0)
+		e.t, e.r = t, math.Exp2(-age/w.hl)
+	}
+	return e.r
 }
 
 // peerBound turns the bound in peers on; tests turn it off to check that
@@ -518,11 +649,21 @@ func (q *query) popular(skip map[int32]bool) []cand {
 	return out
 }
 
-// maxOf is the highest accumulated score.
-func maxOf(s *scores) float64 {
-	mx := 0.0
-	for _, j := range s.touched {
-		mx = math.Max(mx, s.val[j])
+// maxOf is the highest of vals, at least 0: math.Max over them, without a
+// call per value. Its special cases only differ from a comparison with
+// NaN (math.Max returns NaN, unless a value is +Inf), and a comparison
+// keeps +0 against −0 as it does.
+func maxOf(vals []float64) float64 {
+	mx, nan := 0.0, false
+	for _, v := range vals {
+		if v > mx {
+			mx = v
+		} else if v != v {
+			nan = true
+		}
+	}
+	if nan && !math.IsInf(mx, 1) {
+		return math.NaN()
 	}
 	return mx
 }
