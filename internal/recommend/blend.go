@@ -76,7 +76,9 @@ const (
 // ([0]) and their own products ([1]), fitted on eight rolling splits of
 // the validation history: REMARKET_FIT=direct
 // REMARKET_FIT_TRAIN=S1,S2,S3,B,S5,T1,T2,T3 go test -run TestFitDirect
-// (docs/recommendations.md).
+// (docs/recommendations.md). blendSpans, which blend's scoring reads,
+// holds their nonzero runs as they are at start-up: weights assigned later
+// would need it recomputed.
 var blendWeights = weights{
 	{fBias: -5.109, fXS: -1.62, fXSSqrt: 4.238, fXSSeeds: -0.212, fPeer: 0.1222, fPeerSqrt: 0.6469, fPop: -1.019, fLog7: 0.03362, fLog30: -0.1018, fLogAll: 0.5216, fAge: -0.5509, fNew: -0.299, fCat: -0.2621, fPrice: -0.06147, fWord: -3.441, fWordMax: -0.462, fXSLog: -0.0296, fWordRec: 1.882, fWordIDF: 10.6, fTrend: 0.3035, fPTrend: 0.2473, fPTrend28: 0.3653, fCItems: 0.683, fCSince: 0.1959, fCRepeat: -0.8243, fCOrders: -0.07097, fCDue: -0.05017},
 	{fBias: -5.121, fPop: 1.726, fLog7: 0.3711, fLog30: 0.2899, fLogAll: 0.4398, fAge: -0.08577, fNew: -0.2165, fCat: -0.2247, fPrice: 0.2176, fWord: 1.803, fWordMax: -0.8451, fWordRec: -0.4539, fWordIDF: 2.545, fTrend: 0.2325, fPTrend: 0.3135, fPTrend28: -0.0299, fOrders: 2.016, fSince: 0.1845, fDue: -0.005616, fQty: 0.23, fShare: 0.3045, fDecayed: 1.323, fSkip: -0.2671, fSkipRate: 0.02845, fCItems: 0.4502, fCSince: 0.2037, fCRepeat: 0.3919, fCOrders: 0.0001789, fCDue: 0.08832},
@@ -516,7 +518,7 @@ func (q *query) tasteReason(p int32) string {
 // newKind labels blend picks chosen mostly for being new and selling.
 const newKind = "new-arrival"
 
-// blend ranks the candidates of blendCands by their fitted probability
+// blend ranks the candidates of eachBlendCand by their fitted probability
 // (new products and, with AllowRepeats, the customer's own in one ranking)
 // and fills what is left from Popular, so that a cold customer gets
 // bestsellers. Each pick is labelled with the component that contributed

@@ -13,7 +13,8 @@ import (
 // bit), features and base as scoring every candidate of blendCands and
 // taking best, for every customer of two synthetic stores, with and
 // without repeats and recently-sent products, under sent penalties that
-// prune (0, 0.25, 1) and one that does not (2).
+// prune (0, 0.25, 1: withDefaults makes -1 and 0 those two) and one that
+// does not (2).
 func TestBlendRankScoresAllTheSame(t *testing.T) {
 	stores := map[string]History{"synthetic": synthetic(400), "store": syntheticStore(1).history()}
 	for name, h := range stores {
@@ -182,5 +183,14 @@ func TestLogitFloor(t *testing.T) {
 				t.Fatalf("s %v: log-odds %v under the floor %v give %v", s, lo, floor, p)
 			}
 		}
+	}
+}
+
+// TestNaNOptionsTakeDefaults: a NaN option (a sent penalty, say) would
+// make the scores it touches unordered, so withDefaults replaces it.
+func TestNaNOptionsTakeDefaults(t *testing.T) {
+	o := Options{SentPenalty: math.NaN()}.withDefaults()
+	if want := DefaultOptions.SentPenalty; o.SentPenalty != want {
+		t.Fatalf("SentPenalty NaN became %v, want the default %v", o.SentPenalty, want)
 	}
 }

@@ -132,7 +132,7 @@ func (o Options) withDefaults() Options {
 	}
 	setf := func(v *float64, def float64) {
 		switch {
-		case *v == 0:
+		case *v == 0 || math.IsNaN(*v): // a NaN would make every score it touches unordered
 			*v = def
 		case *v < 0:
 			*v = 0

@@ -397,7 +397,10 @@ func (q *query) countOverlaps(items []custItem) []int32 {
 	if len(b.overlap) < len(m.custs) {
 		b.overlap = make([]int32, len(m.custs))
 	}
-	// The list has a place per buyer met, or per customer if fewer.
+	// The list has a place per buyer met, or per customer if fewer. A write
+	// goes one place past the customers listed so far, but the customer
+	// (among their products' buyers) is never listed: at most len(custs)-1
+	// are, so the last write lands within len(custs).
 	need := 0
 	for _, it := range items {
 		need += len(m.buyers[it.prod])
@@ -430,11 +433,11 @@ func (q *query) countOverlaps(items []custItem) []int32 {
 
 // bestPeers returns the k (> 0) customers of touched most similar to the
 // customer, best first (ties by index), in a reused buffer, and zeroes
-// their overlap counts, which are at most most.
-func (q *query) bestPeers(touched []int32, most, k int) []peer {
+// their overlap counts, which are at most maxOverlap.
+func (q *query) bestPeers(touched []int32, maxOverlap, k int) []peer {
 	m, b := q.m, q.b
 	nu := float64(len(q.c.items))
-	bound := q.peerBounds(nu, most)
+	bound := q.peerBounds(nu, maxOverlap)
 	overlap, ps := b.overlap, b.peerBuf[:0]
 	// Once k peers are kept, a customer cannot enter whose similarity is
 	// below the k-th (cut): surely so when their bound is (and their
@@ -503,8 +506,9 @@ type recencyWeights struct {
 }
 
 // newRecencyWeights returns an empty memo: each slot holds the time
-// math.MinInt64 with weight 0, which the loop it replaced gave that time
-// too (it began from them).
+// math.MinInt64 with weight 0, a time no purchase has (the loop it
+// replaced began from the same pair, but gave that time weight 1 after a
+// first purchase: neither can happen with real times).
 func newRecencyWeights(now int64, hl float64) *recencyWeights {
 	w := &recencyWeights{now: now, hl: hl}
 	for i := range w.slot {
