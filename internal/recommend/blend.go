@@ -627,35 +627,6 @@ func logitFloor(s float64) float64 {
 	return math.Log(s) - math.Log1p(-s) - 1e-9
 }
 
-// topK keeps the k best candidates offered by better, best first: what
-// best returns over them all (the candidates' products differ, so better
-// orders them totally).
-type topK struct {
-	k  int
-	cs []cand
-}
-
-func (t *topK) full() bool { return len(t.cs) >= t.k }
-
-// last returns the k-th best so far.
-func (t *topK) last() cand { return t.cs[len(t.cs)-1] }
-
-// add offers c and reports whether it was kept.
-func (t *topK) add(c cand) bool {
-	if t.k <= 0 || t.full() && !better(c, t.last()) {
-		return false
-	}
-	if !t.full() {
-		t.cs = append(t.cs, c)
-	}
-	i := len(t.cs) - 1
-	for ; i > 0 && better(c, t.cs[i-1]); i-- {
-		t.cs[i] = t.cs[i-1]
-	}
-	t.cs[i] = c
-	return true
-}
-
 // popStats returns the day's per-product figures, cached per day and model
 // version (SetProduct and AddOrder move the version).
 func (q *query) popStats() *popStats {

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -227,7 +228,9 @@ func compactHits(ls []compactList, wr *features) float64 {
 		for i := range l.rep {
 			cs = append(cs, cand{p: int32(i), score: logOdds(wr, &l.rep[i]), from: 1})
 		}
-		for _, x := range topN(cs, 10, func(a, b cand) bool { return a.score > b.score }) {
+		// The 10 best by score; of equal scores, the first listed.
+		slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+		for _, x := range cs[:min(10, len(cs))] {
 			if (x.from < 0 && l.newY[x.p]) || (x.from > 0 && l.repY[x.p]) {
 				hits++
 				break

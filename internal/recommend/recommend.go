@@ -264,31 +264,40 @@ func best(cs []cand, k int) []cand {
 		rank(cs)
 		return cs[:min(k, len(cs))]
 	}
-	return topN(cs, k, better)
+	t := topK{k: k, cs: make([]cand, 0, k)}
+	for _, c := range cs {
+		t.add(c)
+	}
+	return t.cs
 }
 
-// topN returns the n best of xs by better, best first, in a new slice.
-func topN[T any](xs []T, n int, better func(a, b T) bool) []T {
-	if n <= 0 {
-		return nil
+// topK keeps the k best candidates offered so far by better, best first
+// (candidates of different products: better orders them totally). best
+// uses it over a slice; blend offers candidates as it scores them.
+type topK struct {
+	k  int
+	cs []cand
+}
+
+func (t *topK) full() bool { return len(t.cs) >= t.k }
+
+// last returns the k-th best so far.
+func (t *topK) last() cand { return t.cs[len(t.cs)-1] }
+
+// add offers c and reports whether it was kept.
+func (t *topK) add(c cand) bool {
+	if t.k <= 0 || t.full() && !better(c, t.last()) {
+		return false
 	}
-	out := make([]T, 0, n+1)
-	for _, x := range xs {
-		if len(out) == n && !better(x, out[n-1]) {
-			continue
-		}
-		i, _ := slices.BinarySearchFunc(out, x, func(e, t T) int {
-			if better(t, e) {
-				return 1
-			}
-			return -1
-		})
-		out = slices.Insert(out, i, x)
-		if len(out) > n {
-			out = out[:n]
-		}
+	if !t.full() {
+		t.cs = append(t.cs, c)
 	}
-	return out
+	i := len(t.cs) - 1
+	for ; i > 0 && better(c, t.cs[i-1]); i-- {
+		t.cs[i] = t.cs[i-1]
+	}
+	t.cs[i] = c
+	return true
 }
 
 // rank sorts candidates best first, ties by dense index for determinism.
@@ -477,15 +486,15 @@ func (q *query) bestPeers(touched []int32, maxOverlap, k int) []peer {
 	return ps
 }
 
-// peerBounds returns, by overlap o up to most, the highest similarity a
+// peerBounds returns, by overlap o up to maxOverlap, the highest similarity a
 // customer sharing o of the customer's nu products can have, in a reused
 // buffer. They have o products at least, so their similarity
 // o/sqrt(nu·n) is at most o/sqrt(nu·o), computed in the same steps: each
 // step's rounding keeps the order of its inputs, so the bound holds to
 // the bit. It is tighter than o/sqrt(nu) (a product at least) by sqrt(o).
-func (q *query) peerBounds(nu float64, most int) []float64 {
+func (q *query) peerBounds(nu float64, maxOverlap int) []float64 {
 	bound := append(q.b.peerMax[:0], 0)
-	for o := 1; o <= most; o++ {
+	for o := 1; o <= maxOverlap; o++ {
 		bound = append(bound, float64(o)/math.Sqrt(nu*float64(o)))
 	}
 	q.b.peerMax = bound
