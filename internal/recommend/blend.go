@@ -127,18 +127,6 @@ type blendInput struct {
 	cust       features  // the customer features
 }
 
-// blendCands returns the candidates of blend for the customer with their
-// features (for fitting the weights). The caller holds mu; both slices are
-// the call's buffers.
-func (q *query) blendCands(repeats bool) ([]cand, []features) {
-	cs, fs := q.b.candBuf[:0], q.b.featBuf[:0]
-	q.eachBlendCand(repeats, func(c cand, f *features) {
-		cs, fs = append(cs, c), append(fs, *f)
-	})
-	q.b.candBuf, q.b.featBuf = cs, fs
-	return cs, fs
-}
-
 // eachBlendCand calls fn with every candidate of blend for the customer
 // and its features (in a buffer reused after the call): cross-sell and
 // peer candidates, the popCands most popular and the newCands most popular
@@ -363,15 +351,6 @@ func (q *query) repeatFeatures(f *features, it *custItem, in *blendInput) {
 	f[fSkipRate] = math.Min(float64(since)*float64(it.orders)/float64(max(q.c.orders, 1)), 4)
 }
 
-// logOdds is w·f.
-func logOdds(w, f *features) float64 {
-	v := 0.0
-	for i := range f {
-		v += w[i] * f[i]
-	}
-	return v
-}
-
 // span is a run [lo, hi) of features.
 type span struct{ lo, hi int }
 
@@ -396,7 +375,7 @@ func nonzero(w *features) []span {
 // blendSpans are the runs of nonzero weights of blendWeights.
 var blendSpans = [2][]span{nonzero(&blendWeights[wNew]), nonzero(&blendWeights[wRepeat])}
 
-// logOddsOver is logOdds over the runs of nonzero weights, to the bit: a
+// logOddsOver is w·f over the runs of nonzero weights, to the bit: a
 // term it leaves out is ±0 (the features are finite), and adding ±0 leaves
 // a sum begun at +0 as it is (such a sum is never −0). The additions run
 // one after another, so each left out saves their latency.

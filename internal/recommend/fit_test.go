@@ -526,3 +526,25 @@ func (s *fitSplit) nNew() int {
 	}
 	return n
 }
+
+// blendCands returns the candidates of blend for the customer with their
+// features (what the weights are fitted on). The caller holds mu; both
+// slices are the call's buffers.
+func (q *query) blendCands(repeats bool) ([]cand, []features) {
+	cs, fs := q.b.candBuf[:0], q.b.featBuf[:0]
+	q.eachBlendCand(repeats, func(c cand, f *features) {
+		cs, fs = append(cs, c), append(fs, *f)
+	})
+	q.b.candBuf, q.b.featBuf = cs, fs
+	return cs, fs
+}
+
+// logOdds is w·f, term by term: what logOddsOver computes skipping zero
+// weights.
+func logOdds(w, f *features) float64 {
+	v := 0.0
+	for i := range f {
+		v += w[i] * f[i]
+	}
+	return v
+}
